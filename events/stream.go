@@ -1,0 +1,90 @@
+package events
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Stream defaults.
+const (
+	DefaultStreamName      = "REVOCAST"
+	DefaultDuplicateWindow = 2 * time.Minute
+	// MinMsgTTL is the smallest per-message TTL JetStream accepts.
+	MinMsgTTL = time.Second
+	// MaxEventSize bounds one stored event.
+	MaxEventSize = 16 << 10
+)
+
+// StreamOptions configures the revocation stream.
+type StreamOptions struct {
+	// Name of the stream; DefaultStreamName when empty.
+	Name string
+	// Replicas is the number of copies JetStream keeps (1, 3 or 5; 3 in a
+	// production cluster). 0 means 1.
+	Replicas int
+	// DuplicateWindow is how long JetStream remembers message ids, so that a
+	// publish retried after a lost acknowledgement is stored once.
+	// DefaultDuplicateWindow when zero.
+	DuplicateWindow time.Duration
+}
+
+func (o StreamOptions) withDefaults() StreamOptions {
+	if o.Name == "" {
+		o.Name = DefaultStreamName
+	}
+	if o.Replicas == 0 {
+		o.Replicas = 1
+	}
+	if o.DuplicateWindow == 0 {
+		o.DuplicateWindow = DefaultDuplicateWindow
+	}
+	return o
+}
+
+// Config returns the stream definition: file storage, one message kept per
+// subject (the latest revocation of a token or scope wins), per-message TTL
+// so revocations leave once every token they can affect has expired, and a
+// dedup window for retried publishes.
+func (o StreamOptions) Config() jetstream.StreamConfig {
+	o = o.withDefaults()
+	return jetstream.StreamConfig{
+		Name:              o.Name,
+		Description:       "revocast revocation events",
+		Subjects:          []string{StreamSubjects},
+		Storage:           jetstream.FileStorage,
+		Replicas:          o.Replicas,
+		Retention:         jetstream.LimitsPolicy,
+		Discard:           jetstream.DiscardOld,
+		MaxMsgsPerSubject: 1,
+		MaxMsgSize:        MaxEventSize,
+		Duplicates:        o.DuplicateWindow,
+		AllowMsgTTL:       true,
+		AllowDirect:       true,
+	}
+}
+
+// EnsureStream creates the stream, or updates it to the current definition.
+func EnsureStream(ctx context.Context, js jetstream.JetStream, o StreamOptions) (jetstream.Stream, error) {
+	cfg := o.Config()
+	s, err := js.CreateOrUpdateStream(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
+	}
+	return s, nil
+}
+
+// MsgTTL returns the per-message TTL for an event that must be kept until
+// expiresAt: whole seconds, rounded up, at least MinMsgTTL.
+func MsgTTL(expiresAt, now time.Time) time.Duration {
+	d := expiresAt.Sub(now)
+	if d < MinMsgTTL {
+		return MinMsgTTL
+	}
+	if r := d % time.Second; r != 0 {
+		d += time.Second - r
+	}
+	return d
+}
