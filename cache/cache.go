@@ -1,0 +1,262 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/dgraph-io/ristretto/v2"
+
+	"github.com/revocast/revocast/events"
+)
+
+// Defaults.
+const (
+	// DefaultCapacity is the default number of live revocations the cache
+	// holds. Size it above the worst case: about 200 bytes per entry plus a
+	// fixed 48 MiB of admission counters per million of capacity.
+	DefaultCapacity = 1_000_000
+	// DefaultMaxAttempts is how many times an entry is offered before Add
+	// gives up on it.
+	DefaultMaxAttempts = 10
+)
+
+// Errors.
+var (
+	// ErrNotAdmitted: the cache refused an entry on every attempt.
+	ErrNotAdmitted = errors.New("deny-cache did not admit the entry")
+	// ErrCapacityExhausted: an unexpired entry was evicted to make room.
+	ErrCapacityExhausted = errors.New("deny-cache capacity exhausted: an unexpired revocation was evicted")
+	// ErrClosed: the cache was closed.
+	ErrClosed = errors.New("deny-cache closed")
+)
+
+// Entry is one revoked token: its hash and when it stops mattering.
+type Entry struct {
+	Sum       events.Sum
+	ExpiresAt time.Time
+}
+
+// Failure is an entry Add could not admit, and why.
+type Failure struct {
+	Entry Entry
+	Err   error
+}
+
+// Config configures a DenyCache.
+type Config struct {
+	// Capacity is the number of live revocations the cache holds
+	// (DefaultCapacity when zero). Each costs about 200 bytes.
+	Capacity int64
+	// MaxAttempts is how many times Add offers an entry (DefaultMaxAttempts when zero).
+	MaxAttempts int
+	// InitialBackoff is the first pause between attempts (1 ms when zero).
+	InitialBackoff time.Duration
+	// OnCapacityExhausted, when set, is called (from ristretto's goroutine,
+	// so it must not block) each time an unexpired entry is evicted.
+	OnCapacityExhausted func(Entry)
+}
+
+// Stats are counters for metrics.
+type Stats struct {
+	Entries            int64 // entries believed present (approximate)
+	Admitted           int64 // entries admitted
+	Retries            int64 // entries offered again after a drop or rejection
+	Failures           int64 // entries given up on
+	UnexpiredEvictions int64 // unexpired entries evicted (capacity exhausted)
+}
+
+// DenyCache is the set of revoked token hashes. It is safe for concurrent
+// use; Add calls are serialized.
+type DenyCache struct {
+	cfg   Config
+	c     *ristretto.Cache[string, int64] // key: the 32 bytes of the hash; value: expiry in Unix ns
+	addMu sync.Mutex
+
+	entries, admitted, retries, failures, evictedLive atomic.Int64
+	closed                                            atomic.Bool
+}
+
+// New returns a DenyCache.
+func New(cfg Config) (*DenyCache, error) {
+	if cfg.Capacity == 0 {
+		cfg.Capacity = DefaultCapacity
+	}
+	if cfg.Capacity < 1 {
+		return nil, fmt.Errorf("cache: capacity must be positive, got %d", cfg.Capacity)
+	}
+	if cfg.MaxAttempts == 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	if cfg.InitialBackoff == 0 {
+		cfg.InitialBackoff = time.Millisecond
+	}
+	d := &DenyCache{cfg: cfg}
+	counters := max(cfg.Capacity*10, 1000)
+	c, err := ristretto.NewCache(&ristretto.Config[string, int64]{
+		NumCounters:        counters,
+		MaxCost:            cfg.Capacity,
+		BufferItems:        64,
+		IgnoreInternalCost: true,
+		OnEvict:            d.onEvict,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
+	d.c = c
+	return d, nil
+}
+
+// key views the hash's bytes as a string without copying. ristretto only
+// hashes keys and never keeps them, so the view does not outlive the call.
+func key(s *events.Sum) string { return unsafe.String(&s[0], len(s)) }
+
+// onEvict runs for expired entries swept by ristretto and for victims of the
+// policy. Only the second kind, still unexpired, is a loss.
+func (d *DenyCache) onEvict(it *ristretto.Item[int64]) {
+	if d.closed.Load() {
+		return // ristretto's Close evicts everything
+	}
+	d.entries.Add(-1)
+	if it.Value > time.Now().UnixNano() {
+		d.evictedLive.Add(1)
+		if d.cfg.OnCapacityExhausted != nil {
+			d.cfg.OnCapacityExhausted(Entry{ExpiresAt: time.Unix(0, it.Value)})
+		}
+	}
+}
+
+// Contains reports whether the token with hash sum is revoked. It does not allocate.
+func (d *DenyCache) Contains(sum *events.Sum) bool {
+	exp, ok := d.c.Get(key(sum))
+	return ok && exp > time.Now().UnixNano()
+}
+
+// Add admits entries and returns those it could not admit after
+// MaxAttempts. An entry already expired is skipped; one already present with
+// a later expiry is left as it is. A canceled ctx fails what is left.
+func (d *DenyCache) Add(ctx context.Context, entries []Entry) []Failure {
+	if d.closed.Load() {
+		return failAll(entries, ErrClosed)
+	}
+	d.addMu.Lock()
+	defer d.addMu.Unlock()
+
+	now := time.Now()
+	todo := make([]pending, 0, len(entries))
+	for _, e := range entries {
+		if !e.ExpiresAt.After(now) {
+			continue
+		}
+		exp, present := d.c.Get(key(&e.Sum))
+		if present && exp >= e.ExpiresAt.UnixNano() {
+			continue
+		}
+		todo = append(todo, pending{Entry: e, fresh: !present})
+	}
+	bo := backoff.NewExponentialBackOff(backoff.WithInitialInterval(d.cfg.InitialBackoff),
+		backoff.WithMaxInterval(100*time.Millisecond), backoff.WithMaxElapsedTime(0))
+	for attempt := 1; ; attempt++ {
+		d.offer(todo)
+		todo = d.missing(todo)
+		if len(todo) == 0 {
+			return nil
+		}
+		if attempt == d.cfg.MaxAttempts {
+			d.failures.Add(int64(len(todo)))
+			return failPending(todo, fmt.Errorf("%w after %d attempts", ErrNotAdmitted, attempt))
+		}
+		d.retries.Add(int64(len(todo)))
+		select {
+		case <-ctx.Done():
+			d.failures.Add(int64(len(todo)))
+			return failPending(todo, fmt.Errorf("%w: %w", ErrNotAdmitted, ctx.Err()))
+		case <-time.After(bo.NextBackOff()):
+		}
+	}
+}
+
+// offer sets every entry, applying back-pressure when ristretto's set buffer
+// is full: a false Set waits for the buffer to drain and tries again.
+func (d *DenyCache) offer(todo []pending) {
+	now := time.Now()
+	for i := range todo {
+		e := &todo[i]
+		ttl := e.ExpiresAt.Sub(now)
+		if ttl <= 0 {
+			continue
+		}
+		for tries := 0; !d.c.SetWithTTL(key(&e.Sum), e.ExpiresAt.UnixNano(), 1, ttl) && tries < 3; tries++ {
+			d.c.Wait()
+		}
+	}
+	d.c.Wait()
+}
+
+// missing returns the entries that are not in the cache with at least their expiry.
+func (d *DenyCache) missing(todo []pending) []pending {
+	now := time.Now()
+	out := todo[:0]
+	for _, e := range todo {
+		if !e.ExpiresAt.After(now) {
+			continue
+		}
+		if exp, ok := d.c.Get(key(&e.Sum)); ok && exp >= e.ExpiresAt.UnixNano() {
+			d.admitted.Add(1)
+			if e.fresh {
+				d.entries.Add(1)
+			}
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// pending is an entry on its way in; fresh when its key was absent.
+type pending struct {
+	Entry
+	fresh bool
+}
+
+func failPending(todo []pending, err error) []Failure {
+	out := make([]Failure, len(todo))
+	for i, p := range todo {
+		out[i] = Failure{Entry: p.Entry, Err: err}
+	}
+	return out
+}
+
+func failAll(entries []Entry, err error) []Failure {
+	out := make([]Failure, len(entries))
+	for i, e := range entries {
+		out[i] = Failure{Entry: e, Err: err}
+	}
+	return out
+}
+
+// Health returns ErrCapacityExhausted once an unexpired entry has been evicted.
+func (d *DenyCache) Health() error {
+	if n := d.evictedLive.Load(); n > 0 {
+		return fmt.Errorf("%w (%d so far): raise the cache capacity", ErrCapacityExhausted, n)
+	}
+	return nil
+}
+
+// Stats returns the counters.
+func (d *DenyCache) Stats() Stats {
+	return Stats{Entries: max(d.entries.Load(), 0), Admitted: d.admitted.Load(), Retries: d.retries.Load(),
+		Failures: d.failures.Load(), UnexpiredEvictions: d.evictedLive.Load()}
+}
+
+// Close releases the cache. It is idempotent; Contains answers false afterwards.
+func (d *DenyCache) Close() {
+	if d.closed.CompareAndSwap(false, true) {
+		d.c.Close()
+	}
+}

@@ -1,0 +1,225 @@
+package cache
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/revocast/revocast/events"
+)
+
+func sumOf(i int) events.Sum {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(i))
+	return events.HashToken(string(b[:]))
+}
+
+func newCache(t testing.TB, capacity int64) *DenyCache {
+	t.Helper()
+	c, err := New(Config{Capacity: capacity})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func TestAddThenContains(t *testing.T) {
+	c := newCache(t, 1000)
+	in, out := sumOf(1), sumOf(2)
+	if f := c.Add(context.Background(), []Entry{{Sum: in, ExpiresAt: time.Now().Add(time.Hour)}}); f != nil {
+		t.Fatalf("Add failed: %v", f)
+	}
+	if !c.Contains(&in) {
+		t.Error("added entry not found")
+	}
+	if c.Contains(&out) {
+		t.Error("entry never added is reported revoked")
+	}
+	if got := c.Stats().Entries; got != 1 {
+		t.Errorf("Entries = %d, want 1", got)
+	}
+}
+
+func TestExpiredEntriesAreSkippedAndExpire(t *testing.T) {
+	c := newCache(t, 1000)
+	old, soon := sumOf(1), sumOf(2)
+	if f := c.Add(context.Background(), []Entry{
+		{Sum: old, ExpiresAt: time.Now().Add(-time.Second)},
+		{Sum: soon, ExpiresAt: time.Now().Add(150 * time.Millisecond)},
+	}); f != nil {
+		t.Fatalf("Add failed: %v", f)
+	}
+	if c.Contains(&old) {
+		t.Error("an already expired entry was stored")
+	}
+	if !c.Contains(&soon) {
+		t.Fatal("unexpired entry missing")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for c.Contains(&soon) {
+		if time.Now().After(deadline) {
+			t.Fatal("entry still reported revoked after its expiry")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestLaterExpiryWins(t *testing.T) {
+	c := newCache(t, 1000)
+	s := sumOf(7)
+	ctx := context.Background()
+	long := time.Now().Add(time.Hour)
+	c.Add(ctx, []Entry{{Sum: s, ExpiresAt: long}})
+	c.Add(ctx, []Entry{{Sum: s, ExpiresAt: time.Now().Add(100 * time.Millisecond)}})
+	exp, ok := c.c.Get(key(&s))
+	if !ok || exp != long.UnixNano() {
+		t.Fatalf("expiry = %v, %v; want the later one kept", time.Unix(0, exp), ok)
+	}
+	if got := c.Stats().Entries; got != 1 {
+		t.Errorf("Entries = %d, want 1 (an update is not a new entry)", got)
+	}
+}
+
+// TestMillionRevocations inserts 1,000,000 revocations as fast as it can and
+// then finds every one. Naive ristretto use (Set in a loop) loses more than
+// half of them on a 2-core machine: see BenchmarkNaiveSetLoss.
+func TestMillionRevocations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates about 300 MiB")
+	}
+	const n = 1_000_000
+	c := newCache(t, n)
+	exp := time.Now().Add(time.Hour)
+	entries := make([]Entry, n)
+	for i := range entries {
+		entries[i] = Entry{Sum: sumOf(i), ExpiresAt: exp}
+	}
+	start := time.Now()
+	// Four writers at once, as a replay and live traffic might.
+	errs := make(chan []Failure, 4)
+	for w := 0; w < 4; w++ {
+		go func(part []Entry) { errs <- c.Add(context.Background(), part) }(entries[w*n/4 : (w+1)*n/4])
+	}
+	for w := 0; w < 4; w++ {
+		if f := <-errs; len(f) != 0 {
+			t.Fatalf("%d entries not admitted, first: %v", len(f), f[0].Err)
+		}
+	}
+	t.Logf("admitted %d entries in %v (%d retries)", n, time.Since(start), c.Stats().Retries)
+	missing := 0
+	for i := range entries {
+		if !c.Contains(&entries[i].Sum) {
+			missing++
+		}
+	}
+	if missing != 0 {
+		t.Fatalf("%d of %d revocations missing", missing, n)
+	}
+	if err := c.Health(); err != nil {
+		t.Fatalf("Health = %v", err)
+	}
+}
+
+// TestCapacityExhausted: a full cache either refuses new entries (reported as
+// failures) or evicts unexpired ones (reported by Health); never both silent.
+func TestCapacityExhausted(t *testing.T) {
+	const capacity = 100
+	var evicted int
+	c, err := New(Config{Capacity: capacity, MaxAttempts: 3, OnCapacityExhausted: func(Entry) { evicted++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	exp := time.Now().Add(time.Hour)
+	var entries []Entry
+	for i := 0; i < 3*capacity; i++ {
+		entries = append(entries, Entry{Sum: sumOf(i), ExpiresAt: exp})
+	}
+	failures := c.Add(context.Background(), entries)
+	for _, f := range failures {
+		if !errors.Is(f.Err, ErrNotAdmitted) {
+			t.Fatalf("failure error = %v, want ErrNotAdmitted", f.Err)
+		}
+	}
+	present := 0
+	for i := range entries {
+		if c.Contains(&entries[i].Sum) {
+			present++
+		}
+	}
+	lost := len(entries) - present
+	if lost == 0 {
+		t.Fatalf("a cache of capacity %d holds all %d entries", capacity, len(entries))
+	}
+	health := c.Health()
+	if len(failures) == 0 && health == nil {
+		t.Fatalf("%d entries lost with no failure and a healthy cache", lost)
+	}
+	if c.Stats().UnexpiredEvictions > 0 && !errors.Is(health, ErrCapacityExhausted) {
+		t.Fatalf("evictions happened but Health = %v", health)
+	}
+	t.Logf("lost %d: %d reported as failures, %d unexpired evictions", lost, len(failures), c.Stats().UnexpiredEvictions)
+}
+
+func TestCanceledContextFailsTheRest(t *testing.T) {
+	c, err := New(Config{Capacity: 10, MaxAttempts: 1000, InitialBackoff: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	var entries []Entry
+	for i := 0; i < 1000; i++ {
+		entries = append(entries, Entry{Sum: sumOf(i), ExpiresAt: time.Now().Add(time.Hour)})
+	}
+	failures := c.Add(ctx, entries)
+	if len(failures) == 0 {
+		t.Fatal("1000 entries in a cache of 10 all admitted")
+	}
+	if !errors.Is(failures[0].Err, context.DeadlineExceeded) {
+		t.Fatalf("failure = %v, want the context's error", failures[0].Err)
+	}
+}
+
+func TestClosed(t *testing.T) {
+	c := newCache(t, 10)
+	c.Close()
+	c.Close() // idempotent
+	f := c.Add(context.Background(), []Entry{{Sum: sumOf(1), ExpiresAt: time.Now().Add(time.Hour)}})
+	if len(f) != 1 || !errors.Is(f[0].Err, ErrClosed) {
+		t.Fatalf("Add after Close = %v", f)
+	}
+}
+
+func TestContainsDoesNotAllocate(t *testing.T) {
+	c := newCache(t, 1000)
+	s := sumOf(3)
+	c.Add(context.Background(), []Entry{{Sum: s, ExpiresAt: time.Now().Add(time.Hour)}})
+	miss := sumOf(4)
+	if n := testing.AllocsPerRun(1000, func() { c.Contains(&s); c.Contains(&miss) }); n != 0 {
+		t.Fatalf("Contains allocates %v times per run", n)
+	}
+}
+
+func TestNewRejectsBadCapacity(t *testing.T) {
+	if _, err := New(Config{Capacity: -1}); err == nil {
+		t.Fatal("negative capacity accepted")
+	}
+}
+
+func TestCloseIsNotCapacityExhaustion(t *testing.T) {
+	var reported int
+	c, err := New(Config{Capacity: 100, OnCapacityExhausted: func(Entry) { reported++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Add(context.Background(), []Entry{{Sum: sumOf(1), ExpiresAt: time.Now().Add(time.Hour)}})
+	c.Close()
+	if reported != 0 || c.Health() != nil {
+		t.Fatalf("Close reported %d exhaustion events, Health %v", reported, c.Health())
+	}
+}
