@@ -1,0 +1,74 @@
+package publisher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"strings"
+)
+
+// Limits shared by the dialects.
+const (
+	// DefaultMaxBody bounds a request body.
+	DefaultMaxBody = 64 << 10
+	// MaxTokenLen bounds a token's length.
+	MaxTokenLen = 16 << 10
+	// MaxNameLen bounds realm, user, client and identity-domain names.
+	MaxNameLen = 1024
+)
+
+// ErrBodyTooLarge is returned by ReadBody for a body over the limit.
+var ErrBodyTooLarge = errors.New("request body too large")
+
+// Revoker is what a dialect needs of the core.
+type Revoker interface {
+	Revoke(ctx context.Context, req Request) (Result, error)
+}
+
+var _ Revoker = (*Core)(nil)
+
+// ReadBody reads the whole body, at most limit bytes.
+func ReadBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	if r.ContentLength > limit {
+		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrBodyTooLarge, r.ContentLength, limit)
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read body: %w", err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%w: the limit is %d bytes", ErrBodyTooLarge, limit)
+	}
+	return b, nil
+}
+
+// MediaType returns the lowercased media type of a Content-Type or Accept
+// value and its parameters; ok is false when it cannot be parsed. It accepts
+// parameters written with or without a space after ';'.
+func MediaType(v string) (typ string, params map[string]string, ok bool) {
+	if strings.TrimSpace(v) == "" {
+		return "", nil, false
+	}
+	t, p, err := mime.ParseMediaType(v)
+	if err != nil {
+		return "", nil, false
+	}
+	return strings.ToLower(t), p, true
+}
+
+// ClientIP returns the address of the peer (not X-Forwarded-For, which a
+// client can forge), for rate limiting and logs.
+func ClientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,67 @@
+package publisher
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the front's Prometheus metrics.
+type Metrics struct {
+	Published       *prometheus.CounterVec // kind=token|rule
+	Previously      prometheus.Counter
+	PublishRetries  prometheus.Counter
+	PublishFailures prometheus.Counter
+	Propagation     *prometheus.CounterVec // kind=propagation|timeout
+	LiveSubscribers prometheus.Gauge
+	Requests        *prometheus.CounterVec // dialect, code
+	RequestDuration *prometheus.HistogramVec // route
+}
+
+// NewMetrics registers the front's metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Published: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "revocast_publisher_revocations_published_total",
+			Help: "Revocation events durably stored in the stream, by kind (token or rule).",
+		}, []string{"kind"}),
+		Previously: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "revocast_publisher_previously_invalidated_total",
+			Help: "Token revocations asked for tokens the stream already held as revoked.",
+		}),
+		PublishRetries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "revocast_publisher_publish_retries_total",
+			Help: "Events published again after a transient JetStream failure.",
+		}),
+		PublishFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "revocast_publisher_publish_failures_total",
+			Help: "Events that could not be stored within the publish timeout.",
+		}),
+		Propagation: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "revocast_publisher_propagation_errors_total",
+			Help: "Sidecar failures (kind=propagation) and missing confirmations (kind=timeout) reported in answers.",
+		}, []string{"kind"}),
+		LiveSubscribers: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "revocast_publisher_live_subscribers",
+			Help: "Sidecars whose heartbeat is recent.",
+		}),
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "revocast_publisher_http_requests_total",
+			Help: "HTTP requests by route and status code.",
+		}, []string{"route", "code"}),
+		RequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "revocast_publisher_http_request_duration_seconds",
+			Help:    "Time to answer a request by route; for revocations, storing them and collecting the sidecars' confirmations.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route"}),
+	}
+	reg.MustRegister(m.Published, m.Previously, m.PublishRetries, m.PublishFailures, m.Propagation,
+		m.LiveSubscribers, m.Requests, m.RequestDuration)
+	return m
+}
+
+// StoreMetrics returns the hooks a JetStreamStore reports to.
+func (m *Metrics) StoreMetrics() StoreMetrics {
+	return StoreMetrics{
+		Retries:  func(n int) { m.PublishRetries.Add(float64(n)) },
+		Failures: func(n int) { m.PublishFailures.Add(float64(n)) },
+	}
+}

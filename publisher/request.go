@@ -1,0 +1,124 @@
+package publisher
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/revocast/revocast/events"
+	"github.com/revocast/revocast/internal/jwtclaims"
+)
+
+// Errors a dialect maps to its own error format.
+var (
+	// ErrUnavailable: the revocation could not be stored; nothing is counted.
+	ErrUnavailable = errors.New("revocation store unavailable")
+	// ErrInvalidRequest: the canonical request is malformed (a dialect bug or
+	// an input the dialect did not bound).
+	ErrInvalidRequest = errors.New("invalid revocation request")
+)
+
+// Chaining is how far a token revocation reaches (Oracle Access Manager's
+// chaining_level).
+type Chaining string
+
+// Chaining levels.
+const (
+	ChainNone           Chaining = "NONE"            // just the token
+	ChainRelatedTokens  Chaining = "RELATED_TOKENS"  // and its parent refresh token or child access tokens
+	ChainRelatedConsent Chaining = "RELATED_CONSENT" // and every token of the consent it was issued under
+)
+
+// TokenRef is a token as the core sees it: its hash and, for a JWT, its
+// unverified claims. The raw token is hashed on arrival and not kept.
+type TokenRef struct {
+	Sum    events.Sum
+	JWT    bool
+	Claims jwtclaims.Claims
+}
+
+// RefFromToken hashes a raw token and reads its claims if it is a JWT.
+func RefFromToken(raw string) TokenRef {
+	ref := TokenRef{Sum: events.HashToken(raw)}
+	if c, err := jwtclaims.Parse(raw); err == nil {
+		ref.JWT, ref.Claims = true, c
+	}
+	return ref
+}
+
+// RefFromSum refers to a token by its hash only.
+func RefFromSum(sum events.Sum) TokenRef { return TokenRef{Sum: sum} }
+
+// Request is a revocation in canonical form. Either Token is set (one token,
+// with its type and chaining level), or it is nil and Realm and/or User name
+// a scope whose every token is revoked.
+type Request struct {
+	Dialect   string // which format it came in, for logs and metrics
+	Principal string // who asked, for logs
+
+	Token     *TokenRef
+	TokenType string // events.AccessToken, events.RefreshToken, or "" when unknown
+	Chaining  Chaining
+
+	// For a token: the realm (identity domain) the request was made in, and
+	// the client that asked, both informative until the registry knows tokens.
+	// For a scope request: the realm and/or user whose tokens are revoked.
+	Realm  string
+	User   string
+	Client string
+}
+
+// Validate checks the request's shape.
+func (r *Request) Validate() error {
+	if r.Token == nil && r.Realm == "" && r.User == "" {
+		return fmt.Errorf("%w: neither a token nor a realm or user", ErrInvalidRequest)
+	}
+	for _, f := range []string{r.Realm, r.User, r.Client} {
+		if len(f) > events.MaxNameLen {
+			return fmt.Errorf("%w: a name is longer than %d bytes", ErrInvalidRequest, events.MaxNameLen)
+		}
+	}
+	switch r.Chaining {
+	case "", ChainNone, ChainRelatedTokens, ChainRelatedConsent:
+	default:
+		return fmt.Errorf("%w: chaining level %q", ErrInvalidRequest, r.Chaining)
+	}
+	return nil
+}
+
+// DetailKind says what went wrong for one entry of a Result.
+type DetailKind string
+
+// Kinds of per-token failures.
+const (
+	// DetailStore: the revocation could not be stored; it is not counted.
+	DetailStore DetailKind = "store"
+	// DetailPropagation: a sidecar reported it could not apply the revocation.
+	DetailPropagation DetailKind = "propagation"
+	// DetailTimeout: a sidecar did not confirm within the propagation timeout.
+	// The revocation is stored and applies when that sidecar catches up.
+	DetailTimeout DetailKind = "timeout"
+)
+
+// Detail is one failure, named by token hash (or rule) and sidecar.
+type Detail struct {
+	Kind       DetailKind
+	Subscriber string     // for propagation and timeout
+	Token      events.Sum // zero when the failure is about a rule or a whole sidecar
+	Rule       string     // the rule, for rule failures
+	Pending    int        // for a timeout: how many events the sidecar had not confirmed
+	Timeout    time.Duration
+	Err        error
+}
+
+// Result is what a revocation request achieved.
+type Result struct {
+	RequestID string
+	// Invalidated counts tokens this request revoked (stored).
+	Invalidated int
+	// PreviouslyInvalidated counts tokens that were already revoked.
+	PreviouslyInvalidated int
+	// Details lists every per-token failure and missing confirmation. They
+	// never reduce Invalidated: a stored revocation is counted.
+	Details []Detail
+}

@@ -1,0 +1,131 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+	"github.com/rs/zerolog/hlog"
+
+	"github.com/revocast/revocast/publisher"
+	"github.com/revocast/revocast/publisher/elasticsearch"
+)
+
+// Options configure the front's handler.
+type Options struct {
+	Core     publisher.Revoker
+	Log      zerolog.Logger
+	Metrics  *publisher.Metrics  // nil: no per-route metrics
+	Gatherer prometheus.Gatherer // nil: no /metrics
+	Ready    func() error        // nil: always ready
+	MaxBody  int64               // 0: publisher.DefaultMaxBody
+}
+
+// route is one mounted dialect.
+type route struct {
+	name    string
+	pattern string
+	handler http.Handler
+}
+
+// New returns the front's handler.
+func New(o Options) http.Handler {
+	routes := []route{
+		{"elasticsearch", elasticsearch.Route, elasticsearch.New(o.Core, elasticsearch.Options{MaxBody: o.MaxBody, Log: o.Log})},
+	}
+	mux := http.NewServeMux()
+	for _, rt := range routes {
+		mux.Handle(rt.pattern, instrument(o.Metrics, rt.name, rt.handler))
+	}
+	mux.Handle("GET /healthz", instrument(o.Metrics, "healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})))
+	mux.Handle("GET /readyz", instrument(o.Metrics, "readyz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if o.Ready != nil {
+			if err := o.Ready(); err != nil {
+				writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "reason": err.Error()})
+				return
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"ready": true})
+	})))
+	if o.Gatherer != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "reason": "no route " + r.Method + " " + r.URL.Path})
+	})
+	return Wrap(o.Log, mux)
+}
+
+// Wrap adds the access log and the panic guard around h. The access log
+// records method, path, status, size and duration: never the query string
+// (tokens travel there in some clients), headers or bodies.
+func Wrap(log zerolog.Logger, h http.Handler) http.Handler {
+	h = recoverer(log, h)
+	h = hlog.AccessHandler(func(r *http.Request, status, size int, d time.Duration) {
+		hlog.FromRequest(r).Info().Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).
+			Int("size", size).Dur("took", d).Str("peer", publisher.ClientIP(r)).Msg("http")
+	})(h)
+	return hlog.NewHandler(log)(h)
+}
+
+func recoverer(log zerolog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error().Interface("panic", v).Str("path", r.URL.Path).Msg("handler panicked: this is a bug")
+				writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal_error"})
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func instrument(m *publisher.Metrics, name string, h http.Handler) http.Handler {
+	if m == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		start := time.Now()
+		h.ServeHTTP(sw, r)
+		if sw.code == 0 {
+			sw.code = http.StatusOK
+		}
+		m.Requests.WithLabelValues(name, strconv.Itoa(sw.code)).Inc()
+		m.RequestDuration.WithLabelValues(name).Observe(time.Since(start).Seconds())
+	})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}

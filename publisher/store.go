@@ -1,0 +1,218 @@
+package publisher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/revocast/revocast/events"
+)
+
+// Store appends revocation events durably. Implementations must be safe for
+// concurrent use.
+type Store interface {
+	// Append stores every entry and reports, for each, whether it was stored,
+	// was already present (OnlyIfAbsent and the subject holds a revocation),
+	// or failed after retries. It never reports Stored for an entry that is
+	// not durably stored.
+	Append(ctx context.Context, entries []Entry) []Outcome
+}
+
+// Entry is one event to append.
+type Entry struct {
+	Event events.Event
+	// MsgID deduplicates retries: a retried publish with the same id is stored once.
+	MsgID string
+	// OnlyIfAbsent stores the event only when its subject holds no message,
+	// which is how "already revoked" is decided by the stream itself.
+	OnlyIfAbsent bool
+}
+
+// Status of one appended entry.
+type Status int
+
+// Statuses.
+const (
+	Failed Status = iota
+	Stored
+	AlreadyPresent
+)
+
+func (s Status) String() string {
+	return [...]string{"failed", "stored", "already_present"}[s]
+}
+
+// Outcome of one appended entry.
+type Outcome struct {
+	Status Status
+	Err    error // for Failed
+}
+
+// Error codes JetStream answers that are not failures here.
+const (
+	errCodeWrongLastSeq         jetstream.ErrorCode = 10071 // subject already holds a message
+	errCodeWrongLastSeqConstant jetstream.ErrorCode = 10164 // the same, on a replicated stream
+	errCodeDuplicateInProcess   jetstream.ErrorCode = 10158 // our own retry is being stored
+)
+
+// StoreMetrics receives the store's counts; nil fields are ignored.
+type StoreMetrics struct {
+	Retries  func(n int)
+	Failures func(n int)
+}
+
+// JetStreamStore is the Store on a JetStream stream.
+type JetStreamStore struct {
+	js      jetstream.JetStream
+	stream  string
+	timeout time.Duration
+	metrics StoreMetrics
+}
+
+// NewJetStreamStore returns a store publishing to the stream named stream;
+// each Append retries failed publishes with exponential backoff for up to
+// timeout (the --publish-timeout).
+func NewJetStreamStore(js jetstream.JetStream, stream string, timeout time.Duration, m StoreMetrics) *JetStreamStore {
+	return &JetStreamStore{js: js, stream: stream, timeout: timeout, metrics: m}
+}
+
+type pendingPub struct {
+	idx     int
+	fut     jetstream.PubAckFuture
+	pubErr  error
+	attempt int
+}
+
+// Append implements Store. Every entry is published asynchronously; those
+// that fail for a transient reason are retried with the same message id
+// until the publish timeout, so a publish whose acknowledgement was lost is
+// stored once and recognized as ours.
+func (s *JetStreamStore) Append(ctx context.Context, entries []Entry) []Outcome {
+	out := make([]Outcome, len(entries))
+	payloads := make([][]byte, len(entries))
+	todo := make([]int, 0, len(entries))
+	for i := range entries {
+		b, err := entries[i].Event.Encode()
+		if err != nil {
+			out[i] = Outcome{Status: Failed, Err: err}
+			continue
+		}
+		payloads[i] = b
+		todo = append(todo, i)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	bo := backoff.NewExponentialBackOff(backoff.WithInitialInterval(50*time.Millisecond),
+		backoff.WithMaxInterval(time.Second), backoff.WithMaxElapsedTime(0))
+	lastErr := make([]error, len(entries))
+	for attempt := 1; len(todo) > 0; attempt++ {
+		if attempt > 1 && s.metrics.Retries != nil {
+			s.metrics.Retries(len(todo))
+		}
+		todo = s.publishRound(ctx, entries, payloads, todo, attempt, out, lastErr)
+		if len(todo) == 0 || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(bo.NextBackOff()):
+		}
+	}
+	for _, i := range todo {
+		err := lastErr[i]
+		if err == nil {
+			err = ctx.Err()
+		}
+		out[i] = Outcome{Status: Failed, Err: fmt.Errorf("%w: %w", ErrUnavailable, err)}
+	}
+	if len(todo) > 0 && s.metrics.Failures != nil {
+		s.metrics.Failures(len(todo))
+	}
+	return out
+}
+
+// publishRound publishes the entries in todo once and returns those to retry.
+func (s *JetStreamStore) publishRound(ctx context.Context, entries []Entry, payloads [][]byte, todo []int,
+	attempt int, out []Outcome, lastErr []error) []int {
+	pubs := make([]pendingPub, 0, len(todo))
+	for _, i := range todo {
+		e := &entries[i]
+		msg := nats.NewMsg(e.Event.Subject())
+		msg.Data = payloads[i]
+		opts := []jetstream.PublishOpt{
+			jetstream.WithMsgID(e.MsgID),
+			jetstream.WithMsgTTL(events.MsgTTL(e.Event.ExpiresAt, time.Now())),
+			jetstream.WithExpectStream(s.stream),
+		}
+		if e.OnlyIfAbsent {
+			opts = append(opts, jetstream.WithExpectLastSequencePerSubject(0))
+		}
+		if dl, ok := ctx.Deadline(); ok {
+			opts = append(opts, jetstream.WithStallWait(max(time.Until(dl), time.Millisecond)))
+		}
+		fut, err := s.js.PublishMsgAsync(msg, opts...)
+		pubs = append(pubs, pendingPub{idx: i, fut: fut, pubErr: err, attempt: attempt})
+	}
+	var retry []int
+	for _, p := range pubs {
+		err := p.pubErr
+		if err == nil {
+			select {
+			case <-p.fut.Ok():
+				out[p.idx] = Outcome{Status: Stored}
+				continue
+			case err = <-p.fut.Err():
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		}
+		st, classified := s.classify(ctx, &entries[p.idx], err, attempt)
+		if classified {
+			out[p.idx] = Outcome{Status: st}
+			continue
+		}
+		lastErr[p.idx] = err
+		retry = append(retry, p.idx)
+	}
+	return retry
+}
+
+// classify decides what a publish error means: already present, ours after
+// all, or a transient failure to retry (classified false).
+func (s *JetStreamStore) classify(ctx context.Context, e *Entry, err error, attempt int) (Status, bool) {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return Failed, false
+	}
+	switch apiErr.ErrorCode {
+	case errCodeDuplicateInProcess:
+		return Stored, true
+	case errCodeWrongLastSeq, errCodeWrongLastSeqConstant:
+		if attempt == 1 {
+			// The message id is unique to this request: on a first attempt
+			// the message on the subject can only be someone else's.
+			return AlreadyPresent, true
+		}
+		// An earlier attempt of ours may have been stored with its
+		// acknowledgement lost: the server checks the expected sequence
+		// before the message id, so our own retry looks like a conflict.
+		last, gerr := s.js.Stream(ctx, s.stream)
+		if gerr != nil {
+			return Failed, false
+		}
+		m, gerr := last.GetLastMsgForSubject(ctx, e.Event.Subject())
+		if gerr != nil {
+			return Failed, false
+		}
+		if m.Header.Get(jetstream.MsgIDHeader) == e.MsgID {
+			return Stored, true
+		}
+		return AlreadyPresent, true
+	}
+	return Failed, false
+}

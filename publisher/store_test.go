@@ -1,0 +1,161 @@
+package publisher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/revocast/revocast/events"
+	"github.com/revocast/revocast/internal/natstest"
+)
+
+func newStore(t *testing.T, js jetstream.JetStream, timeout time.Duration) *JetStreamStore {
+	t.Helper()
+	if _, err := events.EnsureStream(context.Background(), js, events.StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return NewJetStreamStore(js, events.DefaultStreamName, timeout, StoreMetrics{})
+}
+
+func tokenEntry(token, msgID string) Entry {
+	ev := events.NewTokenRevocation(events.HashToken(token), events.AccessToken, time.Now().Add(time.Hour), time.Now())
+	return Entry{Event: ev, MsgID: msgID, OnlyIfAbsent: true}
+}
+
+func TestStoreStoredThenAlreadyPresent(t *testing.T) {
+	s := natstest.Start(t)
+	st := newStore(t, natstest.JetStream(t, s), 5*time.Second)
+	ctx := context.Background()
+	if o := st.Append(ctx, []Entry{tokenEntry("t1", "req1.t1")}); o[0].Status != Stored {
+		t.Fatalf("first revocation: %v %v", o[0].Status, o[0].Err)
+	}
+	if o := st.Append(ctx, []Entry{tokenEntry("t1", "req2.t1")}); o[0].Status != AlreadyPresent {
+		t.Fatalf("second revocation: %v %v, want already_present", o[0].Status, o[0].Err)
+	}
+}
+
+// A retry whose first attempt was stored with its acknowledgement lost must
+// be recognized as ours (Stored), not as someone else's (AlreadyPresent).
+func TestStoreRetryOfOwnPublishCountsAsStored(t *testing.T) {
+	s := natstest.Start(t)
+	js := natstest.JetStream(t, s)
+	st := newStore(t, js, 5*time.Second)
+	ctx := context.Background()
+	e := tokenEntry("t2", "req1.t2")
+	if o := st.Append(ctx, []Entry{e}); o[0].Status != Stored {
+		t.Fatal(o[0].Err)
+	}
+	out := make([]Outcome, 1)
+	retry := st.publishRound(ctx, []Entry{e}, [][]byte{mustEncode(t, e.Event)}, []int{0}, 2, out, make([]error, 1))
+	if len(retry) != 0 || out[0].Status != Stored {
+		t.Fatalf("second attempt of the same message: %v (retry %v), want stored", out[0].Status, retry)
+	}
+	other := tokenEntry("t2", "req9.t2")
+	retry = st.publishRound(ctx, []Entry{other}, [][]byte{mustEncode(t, other.Event)}, []int{0}, 2, out, make([]error, 1))
+	if len(retry) != 0 || out[0].Status != AlreadyPresent {
+		t.Fatalf("second attempt of another request's message: %v, want already_present", out[0].Status)
+	}
+}
+
+func mustEncode(t *testing.T, ev events.Event) []byte {
+	b, err := ev.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Fifty requests race for one token, on two connections (as two publisher
+// processes would): exactly one stores it.
+func TestStoreConcurrentRequestsStoreOnce(t *testing.T) {
+	s := natstest.Start(t)
+	stores := []*JetStreamStore{newStore(t, natstest.JetStream(t, s), 5*time.Second),
+		newStore(t, natstest.JetStream(t, s), 5*time.Second)}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	counts := map[Status]int{}
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			o := stores[i%2].Append(context.Background(), []Entry{tokenEntry("race", fmt.Sprintf("req%d.race", i))})
+			mu.Lock()
+			counts[o[0].Status]++
+			mu.Unlock()
+		}(i)
+	}
+	wg.Wait()
+	if counts[Stored] != 1 || counts[AlreadyPresent] != 49 {
+		t.Fatalf("counts = %v, want 1 stored and 49 already present", counts)
+	}
+}
+
+func TestStoreFailsWhenJetStreamIsDown(t *testing.T) {
+	s := natstest.Start(t)
+	st := newStore(t, natstest.JetStream(t, s), 500*time.Millisecond)
+	natstest.Stop(s)
+	start := time.Now()
+	o := st.Append(context.Background(), []Entry{tokenEntry("t3", "req1.t3")})
+	if o[0].Status != Failed || !errors.Is(o[0].Err, ErrUnavailable) {
+		t.Fatalf("with the server down: %v %v, want failed/ErrUnavailable", o[0].Status, o[0].Err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("Append took %v with a 500ms publish timeout", took)
+	}
+}
+
+func TestStoreRuleLatestWinsAndTTLExpires(t *testing.T) {
+	s := natstest.Start(t)
+	js := natstest.JetStream(t, s)
+	st := newStore(t, js, 5*time.Second)
+	ctx := context.Background()
+	r := events.Rule{Scope: events.ScopeRealm, Realm: "saml1"}
+	for i := 0; i < 3; i++ {
+		ev := events.NewRule(r, time.Now(), time.Second)
+		if o := st.Append(ctx, []Entry{{Event: ev, MsgID: fmt.Sprintf("req%d.rule", i)}}); o[0].Status != Stored {
+			t.Fatalf("rule %d: %v", i, o[0].Err)
+		}
+	}
+	stream, err := js.Stream(ctx, events.DefaultStreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 1 {
+		t.Fatalf("stream holds %d messages for one scope, want 1", info.State.Msgs)
+	}
+	natstest.Eventually(t, 10*time.Second, "the rule to leave the stream at its TTL", func() bool {
+		info, err := stream.Info(ctx)
+		return err == nil && info.State.Msgs == 0
+	})
+}
+
+func TestStoreNeverPublishesTheRawToken(t *testing.T) {
+	s := natstest.Start(t)
+	js := natstest.JetStream(t, s)
+	st := newStore(t, js, 5*time.Second)
+	const raw = "very-secret-raw-token-value"
+	st.Append(context.Background(), []Entry{tokenEntry(raw, "req1.x")})
+	stream, _ := js.Stream(context.Background(), events.DefaultStreamName)
+	m, err := stream.GetMsg(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, where := range []string{m.Subject, string(m.Data), fmt.Sprint(m.Header)} {
+		if strings.Contains(where, raw) {
+			t.Fatalf("raw token found in stored message: %s", where)
+		}
+	}
+	if m.Subject != events.TokenSubject(events.HashToken(raw)) {
+		t.Fatalf("subject = %s", m.Subject)
+	}
+}
