@@ -41,7 +41,7 @@ func BenchmarkGet(b *testing.B) {
 		i := int(next.Add(7919))
 		for pb.Next() {
 			i++
-			if !c.Contains(&sums[i%len(sums)]) {
+			if !c.Contains(sums[i%len(sums)]) {
 				b.Fatal("miss")
 			}
 		}
@@ -61,7 +61,7 @@ func BenchmarkGetMiss(b *testing.B) {
 		i := 0
 		for pb.Next() {
 			i++
-			if c.Contains(&miss[i%len(miss)]) {
+			if c.Contains(miss[i%len(miss)]) {
 				b.Fatal("false positive")
 			}
 		}

@@ -1,0 +1,200 @@
+package subscriber
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/revocast/revocast/cache"
+	"github.com/revocast/revocast/events"
+)
+
+// flushDelay bounds how long a received event waits for its batch to fill.
+const flushDelay = 2 * time.Millisecond
+
+// maxFailuresPerOutcome keeps outcome messages well under NATS's payload limit.
+const maxFailuresPerOutcome = 500
+
+// onMsg collects a delivered event into the current batch. The batch is
+// applied when it is full, when it holds the last message the server had
+// (nothing pending), or after flushDelay.
+func (s *Subscriber) onMsg(msg jetstream.Msg) {
+	meta, err := msg.Metadata()
+	if err != nil {
+		s.log.Error().Err(err).Msg("message without JetStream metadata")
+		return
+	}
+	ev, derr := events.Decode(msg.Data())
+	s.batchMu.Lock()
+	defer s.batchMu.Unlock()
+	s.batch = append(s.batch, item{seq: meta.Sequence.Stream, pending: meta.NumPending, ev: ev, err: derr})
+	switch {
+	case len(s.batch) >= s.cfg.BatchSize || meta.NumPending == 0:
+		s.flushLocked()
+	case s.flushTimer == nil:
+		s.flushTimer = time.AfterFunc(flushDelay, s.flush)
+	}
+}
+
+func (s *Subscriber) flush() {
+	s.batchMu.Lock()
+	defer s.batchMu.Unlock()
+	s.flushLocked()
+}
+
+// flushLocked applies the batch: token revocations to the cache (verified,
+// retried; refusals kept aside and reported), rules to the rule set; then
+// advances the applied sequence and reports outcomes of live requests.
+func (s *Subscriber) flushLocked() {
+	if s.flushTimer != nil {
+		s.flushTimer.Stop()
+		s.flushTimer = nil
+	}
+	items := s.batch
+	if len(items) == 0 {
+		return
+	}
+	s.batch = nil
+	entries := make([]cache.Entry, 0, len(items))
+	for i := range items {
+		it := &items[i]
+		if it.err != nil {
+			s.undecodable.Add(1)
+			s.m.undecodable.Inc()
+			s.log.Error().Err(it.err).Uint64("seq", it.seq).Msg("revocation event could not be read: unhealthy until restarted with a revocast that reads it")
+			continue
+		}
+		switch it.ev.Kind {
+		case events.KindToken:
+			entries = append(entries, cache.Entry{Sum: it.ev.Token, ExpiresAt: it.ev.ExpiresAt})
+		case events.KindRule:
+			s.rules.Add(it.ev.Rule(), it.ev.IssuedBefore, it.ev.ExpiresAt)
+			s.m.appliedRules.Inc()
+		}
+	}
+	failures := s.cache.Add(context.Background(), entries)
+	s.m.appliedTokens.Add(float64(len(entries) - len(failures)))
+	failedErr := make(map[events.Sum]string, len(failures))
+	if len(failures) > 0 {
+		s.keepFailed(failures)
+		for _, f := range failures {
+			failedErr[f.Entry.Sum] = f.Err.Error()
+		}
+		s.log.Error().Int("count", len(failures)).Err(failures[0].Err).
+			Msg("revocations not admitted to the deny-cache: kept aside, retried, and unhealthy until they are")
+	}
+	last := items[len(items)-1]
+	s.applied.Store(last.seq)
+	if last.pending == 0 {
+		s.caughtUp()
+	} else if last.seq >= s.target.Load() {
+		s.markReady()
+	}
+	s.report(items, failedErr)
+}
+
+// keepFailed holds refused revocations so checks still deny them and the
+// periodic retry can admit them later.
+func (s *Subscriber) keepFailed(failures []cache.Failure) {
+	s.failMu.Lock()
+	defer s.failMu.Unlock()
+	for _, f := range failures {
+		if cur, ok := s.failed[f.Entry.Sum]; !ok || f.Entry.ExpiresAt.After(cur) {
+			s.failed[f.Entry.Sum] = f.Entry.ExpiresAt
+		}
+	}
+	s.failedN.Store(int64(len(s.failed)))
+}
+
+// retryFailed offers the refused revocations to the cache again.
+func (s *Subscriber) retryFailed(ctx context.Context) {
+	if s.failedN.Load() == 0 {
+		return
+	}
+	s.failMu.RLock()
+	entries := make([]cache.Entry, 0, len(s.failed))
+	now := time.Now()
+	for sum, exp := range s.failed {
+		if exp.After(now) {
+			entries = append(entries, cache.Entry{Sum: sum, ExpiresAt: exp})
+		}
+	}
+	s.failMu.RUnlock()
+	still := make(map[events.Sum]time.Time)
+	for _, f := range s.cache.Add(ctx, entries) {
+		still[f.Entry.Sum] = f.Entry.ExpiresAt
+	}
+	s.failMu.Lock()
+	for sum, exp := range s.failed {
+		if _, refused := still[sum]; !refused || !exp.After(now) {
+			delete(s.failed, sum)
+		}
+	}
+	s.failedN.Store(int64(len(s.failed)))
+	s.failMu.Unlock()
+	if len(still) == 0 {
+		s.log.Info().Int("count", len(entries)).Msg("refused revocations now admitted to the deny-cache")
+	}
+}
+
+func (s *Subscriber) inFailed(sum events.Sum) bool {
+	if s.failedN.Load() == 0 {
+		return false
+	}
+	s.failMu.RLock()
+	exp, ok := s.failed[sum]
+	s.failMu.RUnlock()
+	return ok && exp.After(time.Now())
+}
+
+type outcomeKey struct{ origin, requestID string }
+
+// report sends, for every live request in the batch, how many of its events
+// were applied and which failed, to the front that published them.
+func (s *Subscriber) report(items []item, failedErr map[events.Sum]string) {
+	target := s.target.Load()
+	now := time.Now()
+	out := make(map[outcomeKey]*events.Outcome)
+	for i := range items {
+		it := &items[i]
+		if it.seq <= target || it.ev.RequestID == "" || events.ValidID(it.ev.Origin) != nil {
+			continue // replayed history, or nobody to tell
+		}
+		k := outcomeKey{it.ev.Origin, it.ev.RequestID}
+		o := out[k]
+		if o == nil {
+			o = &events.Outcome{Subscriber: s.cfg.ID, RequestID: it.ev.RequestID}
+			out[k] = o
+		}
+		switch {
+		case it.err != nil:
+			o.Failures = append(o.Failures, events.Failure{Token: it.ev.Token, Error: "event could not be read: " + it.err.Error()})
+		case it.ev.Kind == events.KindToken && failedErr[it.ev.Token] != "":
+			o.Failures = append(o.Failures, events.Failure{Token: it.ev.Token, Error: failedErr[it.ev.Token]})
+		default:
+			o.Applied++
+			s.m.lag.Observe(now.Sub(it.ev.RevokedAt).Seconds())
+		}
+	}
+	for k, o := range out {
+		subject := events.OutcomeSubject(k.origin)
+		for {
+			part := *o
+			if len(part.Failures) > maxFailuresPerOutcome {
+				part.Failures = o.Failures[:maxFailuresPerOutcome]
+			}
+			o.Failures = o.Failures[len(part.Failures):]
+			o.Applied = 0
+			b, _ := json.Marshal(part)
+			if err := s.nc.Publish(subject, b); err != nil {
+				s.log.Warn().Err(err).Str("request_id", k.requestID).Msg("could not send outcome")
+				break
+			}
+			if len(o.Failures) == 0 {
+				break
+			}
+		}
+	}
+}

@@ -1,0 +1,73 @@
+package subscriber
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/revocast/revocast/cache"
+	"github.com/revocast/revocast/events"
+)
+
+// BenchmarkCheck is the whole Go-API check of an opaque token (hash, gate,
+// cache) from every core, half revoked.
+func BenchmarkCheck(b *testing.B) {
+	s := fuzzSubscriber(b)
+	toks := make([]string, 1024)
+	var entries []cache.Entry
+	for i := range toks {
+		toks[i] = fmt.Sprintf("opaque-token-%040d", i)
+		if i%2 == 0 {
+			entries = append(entries, cache.Entry{Sum: events.HashToken(toks[i]), ExpiresAt: time.Now().Add(time.Hour)})
+		}
+	}
+	s.cache.Add(context.Background(), entries)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			i++
+			if d := s.Check(toks[i%len(toks)]); (d.Verdict == Revoked) != (i%len(toks)%2 == 0) {
+				b.Fatalf("wrong verdict %v for token %d", d.Verdict, i%len(toks))
+			}
+		}
+	})
+}
+
+// BenchmarkCheckJWT checks a JWT against issued-before rules (claims parsed).
+func BenchmarkCheckJWT(b *testing.B) {
+	s := fuzzSubscriber(b)
+	tok := jwtToken(fmt.Sprintf(`{"iss":"y","sub":"alice","azp":"app","iat":%d}`, time.Now().Unix()))
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if d := s.Check(tok); d.Verdict != Allowed {
+				b.Fatal(d)
+			}
+		}
+	})
+}
+
+// BenchmarkCheckHTTPHandler is GET /v1/check through the handler, without the network.
+func BenchmarkCheckHTTPHandler(b *testing.B) {
+	s := fuzzSubscriber(b)
+	h := s.Handler(nil)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		r := httptest.NewRequest(http.MethodGet, "/v1/check", nil)
+		r.Header.Set("Authorization", "Bearer some-opaque-token")
+		for pb.Next() {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != 204 {
+				b.Fatal(w.Code)
+			}
+		}
+	})
+}

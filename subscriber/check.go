@@ -1,0 +1,153 @@
+package subscriber
+
+import (
+	"time"
+
+	"github.com/revocast/revocast/events"
+	"github.com/revocast/revocast/internal/jwtclaims"
+)
+
+// Verdict is the answer to "is this token revoked?".
+type Verdict int
+
+// Verdicts.
+const (
+	Allowed     Verdict = iota // not revoked (as far as this sidecar can vouch)
+	Revoked                    // revoked: deny
+	Unavailable                // the sidecar cannot vouch (not ready, or stale/unhealthy under the deny policy): deny
+)
+
+func (v Verdict) String() string { return [...]string{"allowed", "revoked", "unavailable"}[v] }
+
+// Decision is a check's answer. Reason is a constant string (no allocation).
+type Decision struct {
+	Verdict Verdict
+	// Reason: "token" or "rule:<scope>" when revoked; why, when unavailable.
+	Reason string
+	// Stale is set when the answer comes from state the sidecar could not
+	// confirm as current (stale or unhealthy under the allow policy).
+	Stale bool
+}
+
+// Claims are explicit claims a caller may give instead of (or for) a JWT.
+type Claims struct {
+	Realm    string // the realm; or
+	Issuer   string // the issuer, mapped to a realm as for JWTs
+	Subject  string
+	Client   string
+	IssuedAt time.Time
+}
+
+const (
+	reasonToken       = "token"
+	reasonNotReady    = "not ready: replaying the revocation stream"
+	reasonStale       = "stale: cannot confirm the revocation state is current (policy deny)"
+	reasonUnhealthy   = "unhealthy: a revocation could not be applied (policy deny)"
+	reasonRulePrefix  = "rule:"
+	reasonRealm       = reasonRulePrefix + string(events.ScopeRealm)
+	reasonUser        = reasonRulePrefix + string(events.ScopeUser)
+	reasonRealmUser   = reasonRulePrefix + string(events.ScopeRealmUser)
+	reasonConsentRule = reasonRulePrefix + string(events.ScopeConsent)
+)
+
+func ruleReason(sc events.Scope) string {
+	switch sc {
+	case events.ScopeRealm:
+		return reasonRealm
+	case events.ScopeUser:
+		return reasonUser
+	case events.ScopeRealmUser:
+		return reasonRealmUser
+	default:
+		return reasonConsentRule
+	}
+}
+
+// gate answers Unavailable when the sidecar cannot vouch for its state, and
+// says whether an answer is stale.
+func (s *Subscriber) gate() (Decision, bool) {
+	if !s.ready.Load() {
+		return Decision{Verdict: Unavailable, Reason: reasonNotReady}, false
+	}
+	stale, healthy := s.stale(), s.healthy()
+	if s.cfg.StalePolicy == PolicyDeny {
+		if stale {
+			return Decision{Verdict: Unavailable, Reason: reasonStale}, false
+		}
+		if !healthy {
+			return Decision{Verdict: Unavailable, Reason: reasonUnhealthy}, false
+		}
+	}
+	return Decision{Stale: stale || !healthy}, true
+}
+
+func (s *Subscriber) count(d Decision) Decision {
+	switch d.Verdict {
+	case Allowed:
+		s.m.allowed.Inc()
+	case Revoked:
+		s.m.revoked.Inc()
+	default:
+		s.m.unavailable.Inc()
+	}
+	return d
+}
+
+// Check answers for a raw token: revoked by hash, or (for a JWT) by an
+// issued-before rule matching its iss/sub/azp/iat, read without verifying
+// the signature (that is the resource server's job).
+func (s *Subscriber) Check(token string) Decision {
+	d, ok := s.gate()
+	if !ok {
+		return s.count(d)
+	}
+	sum := events.HashToken(token)
+	if s.revokedSum(sum) {
+		d.Verdict, d.Reason = Revoked, reasonToken
+		return s.count(d)
+	}
+	if s.rules.Len() > 0 && jwtclaims.LooksLikeJWT(token) {
+		if c, err := jwtclaims.Parse(token); err == nil {
+			if r, hit := s.rules.Match(s.realmOf(c.Issuer), c.Subject, c.Client, c.IssuedAt); hit {
+				d.Verdict, d.Reason = Revoked, ruleReason(r.Scope)
+				return s.count(d)
+			}
+		}
+	}
+	return s.count(d)
+}
+
+// CheckSum answers for a token hash, with optional explicit claims for the
+// issued-before rules (nil: rules are not consulted).
+func (s *Subscriber) CheckSum(sum events.Sum, claims *Claims) Decision {
+	d, ok := s.gate()
+	if !ok {
+		return s.count(d)
+	}
+	if s.revokedSum(sum) {
+		d.Verdict, d.Reason = Revoked, reasonToken
+		return s.count(d)
+	}
+	if claims != nil {
+		realm := claims.Realm
+		if realm == "" {
+			realm = s.realmOf(claims.Issuer)
+		}
+		if r, hit := s.rules.Match(realm, claims.Subject, claims.Client, claims.IssuedAt); hit {
+			d.Verdict, d.Reason = Revoked, ruleReason(r.Scope)
+		}
+	}
+	return s.count(d)
+}
+
+func (s *Subscriber) revokedSum(sum events.Sum) bool {
+	return s.cache.Contains(sum) || s.inFailed(sum)
+}
+
+// realmOf maps an issuer to its realm name; an unmapped issuer is its own realm.
+func (s *Subscriber) realmOf(iss string) string {
+	if r, ok := s.cfg.IssuerRealms[iss]; ok {
+		return r
+	}
+	return iss
+}

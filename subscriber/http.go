@@ -1,0 +1,224 @@
+package subscriber
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/revocast/revocast/events"
+	"github.com/revocast/revocast/internal/jwtclaims"
+)
+
+// MaxCheckBody bounds a POST /v1/check body.
+const MaxCheckBody = 64 << 10
+
+// Handler returns the sidecar's HTTP API: GET and POST /v1/check, /healthz,
+// /readyz, and /metrics from gatherer (nil: no /metrics).
+func (s *Subscriber) Handler(gatherer prometheus.Gatherer) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/check", s.getCheck)
+	mux.HandleFunc("POST /v1/check", s.postCheck)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	if gatherer != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	}
+	return mux
+}
+
+// BearerToken returns the token of an "Authorization: Bearer <token>" header
+// (scheme case-insensitive), or "".
+func BearerToken(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	const p = "bearer "
+	if len(h) <= len(p) || !strings.EqualFold(h[:len(p)], p) {
+		return ""
+	}
+	return strings.TrimSpace(h[len(p):])
+}
+
+// writeDecision renders a decision for nginx auth_request / Envoy ext_authz:
+// 204 allowed, 401 revoked, 503 unavailable.
+func writeDecision(w http.ResponseWriter, d Decision) {
+	if d.Stale {
+		w.Header().Set("X-Revocast-Stale", "true")
+	}
+	switch d.Verdict {
+	case Allowed:
+		w.WriteHeader(http.StatusNoContent)
+	case Revoked:
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		w.Header().Set("X-Revocast-Reason", d.Reason)
+		w.WriteHeader(http.StatusUnauthorized)
+	default:
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "unavailable", "reason": d.Reason})
+	}
+}
+
+func (s *Subscriber) getCheck(w http.ResponseWriter, r *http.Request) {
+	tok := BearerToken(r)
+	if tok == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_request", error_description="no bearer token"`)
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	if len(tok) > jwtclaims.MaxTokenLen {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_request", error_description="token too long"`)
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	writeDecision(w, s.Check(tok))
+}
+
+type checkRequest struct {
+	Token       *string     `json:"token"`
+	TokenSHA256 *string     `json:"token_sha256"`
+	Claims      *claimsJSON `json:"claims"`
+}
+
+type claimsJSON struct {
+	Realm    string   `json:"realm"`
+	Issuer   string   `json:"iss"`
+	Subject  string   `json:"sub"`
+	Azp      string   `json:"azp"`
+	ClientID string   `json:"client_id"`
+	Iat      *float64 `json:"iat"`
+}
+
+type checkResponse struct {
+	Revoked bool    `json:"revoked"`
+	Reason  *string `json:"reason"`
+	Stale   bool    `json:"stale,omitempty"`
+}
+
+func badRequest(w http.ResponseWriter, reason string) {
+	writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "reason": reason})
+}
+
+func (s *Subscriber) postCheck(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxCheckBody+1))
+	if err != nil {
+		badRequest(w, "the body could not be read")
+		return
+	}
+	if len(body) > MaxCheckBody {
+		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "invalid_request", "reason": "body larger than 64 KiB"})
+		return
+	}
+	var req checkRequest
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		badRequest(w, "body must be a JSON object with token or token_sha256 (and optional claims): "+err.Error())
+		return
+	}
+	var d Decision
+	switch {
+	case (req.Token == nil) == (req.TokenSHA256 == nil):
+		badRequest(w, "give exactly one of token and token_sha256")
+		return
+	case req.Token != nil:
+		if *req.Token == "" || len(*req.Token) > jwtclaims.MaxTokenLen {
+			badRequest(w, "token must be 1 to 16384 bytes")
+			return
+		}
+		if req.Claims != nil {
+			d = s.CheckSum(events.HashToken(*req.Token), req.Claims.toClaims())
+			if d.Verdict == Allowed {
+				d = s.Check(*req.Token) // the JWT's own claims too
+			}
+		} else {
+			d = s.Check(*req.Token)
+		}
+	default:
+		sum, err := events.ParseSum(*req.TokenSHA256)
+		if err != nil {
+			badRequest(w, "token_sha256: "+err.Error())
+			return
+		}
+		var c *Claims
+		if req.Claims != nil {
+			c = req.Claims.toClaims()
+		}
+		d = s.CheckSum(sum, c)
+	}
+	if d.Verdict == Unavailable {
+		writeDecision(w, d)
+		return
+	}
+	resp := checkResponse{Revoked: d.Verdict == Revoked, Stale: d.Stale}
+	if resp.Revoked {
+		resp.Reason = &d.Reason
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (c *claimsJSON) toClaims() *Claims {
+	out := &Claims{Realm: c.Realm, Issuer: c.Issuer, Subject: c.Subject, Client: c.Azp}
+	if out.Client == "" {
+		out.Client = c.ClientID
+	}
+	if c.Iat != nil && *c.Iat >= 0 && *c.Iat < 1e11 {
+		out.IssuedAt = time.Unix(int64(*c.Iat), 0)
+	}
+	return out
+}
+
+func (s *Subscriber) healthz(w http.ResponseWriter, _ *http.Request) {
+	st := s.Status()
+	code := http.StatusOK
+	if !st.Healthy {
+		code = http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, st)
+}
+
+func (s *Subscriber) readyz(w http.ResponseWriter, _ *http.Request) {
+	st := s.Status()
+	code := http.StatusOK
+	if !st.Ready || (s.cfg.StalePolicy == PolicyDeny && (st.Stale || !st.Healthy)) {
+		code = http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, st)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Checker is what Middleware needs: *Subscriber implements it.
+type Checker interface {
+	Check(token string) Decision
+}
+
+var _ Checker = (*Subscriber)(nil)
+
+
+// Middleware denies requests whose bearer token is revoked (401 with
+// WWW-Authenticate: Bearer error="invalid_token") or that cannot be vouched
+// for (503), and passes every other request, including those without a
+// bearer token, to next: authenticating them is next's job.
+func Middleware(c Checker, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok := BearerToken(r)
+		if tok == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		d := c.Check(tok)
+		if d.Verdict == Allowed {
+			next.ServeHTTP(w, r)
+			return
+		}
+		writeDecision(w, d)
+	})
+}

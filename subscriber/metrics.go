@@ -1,0 +1,88 @@
+package subscriber
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	allowed, revoked, unavailable prometheus.Counter
+	appliedTokens, appliedRules   prometheus.Counter
+	undecodable                   prometheus.Counter
+	targetSeq                     prometheus.Gauge
+	lag                           prometheus.Histogram
+}
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func newMetrics(reg prometheus.Registerer, s *Subscriber) *metrics {
+	checks := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "revocast_subscriber_checks_total",
+		Help: "Checks answered, by result (allowed, revoked, unavailable).",
+	}, []string{"result"})
+	applied := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "revocast_subscriber_events_applied_total",
+		Help: "Revocation events applied, by kind (token, rule).",
+	}, []string{"kind"})
+	m := &metrics{
+		allowed: checks.WithLabelValues("allowed"), revoked: checks.WithLabelValues("revoked"),
+		unavailable:   checks.WithLabelValues("unavailable"),
+		appliedTokens: applied.WithLabelValues("token"), appliedRules: applied.WithLabelValues("rule"),
+		undecodable: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "revocast_subscriber_undecodable_events_total",
+			Help: "Events that could not be read (corrupt, or written by a newer revocast); the sidecar is unhealthy while any exist.",
+		}),
+		targetSeq: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "revocast_subscriber_replay_target_sequence",
+			Help: "The stream's last sequence when the replay started; ready once applied reaches it.",
+		}),
+		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "revocast_subscriber_revoke_to_applied_seconds",
+			Help:    "Time from a live revocation being accepted by the front to its being enforced here.",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}),
+	}
+	reg.MustRegister(checks, applied, m.undecodable, m.targetSeq, m.lag,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "revocast_subscriber_cache_entries",
+			Help: "Revoked token hashes held in the deny-cache.",
+		}, func() float64 { return float64(s.cache.Stats().Entries) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "revocast_subscriber_rules",
+			Help: "Issued-before rules held.",
+		}, func() float64 { return float64(s.rules.Len()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "revocast_subscriber_admission_retries_total",
+			Help: "Cache entries offered again after ristretto dropped or rejected them.",
+		}, func() float64 { return float64(s.cache.Stats().Retries) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "revocast_subscriber_admission_failures_total",
+			Help: "Cache entries that could not be admitted after every retry.",
+		}, func() float64 { return float64(s.cache.Stats().Failures) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "revocast_subscriber_unexpired_evictions_total",
+			Help: "Unexpired revocations evicted from the cache: its capacity is exhausted.",
+		}, func() float64 { return float64(s.cache.Stats().UnexpiredEvictions) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "revocast_subscriber_replay_applied_sequence",
+			Help: "The last stream sequence applied.",
+		}, func() float64 { return float64(s.applied.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "revocast_subscriber_ready",
+			Help: "1 once the replay is complete.",
+		}, func() float64 { return boolGauge(s.ready.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "revocast_subscriber_stale",
+			Help: "1 while the sidecar cannot confirm it is caught up within the staleness bound.",
+		}, func() float64 { return boolGauge(s.stale()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "revocast_subscriber_healthy",
+			Help: "0 while a revocation could not be applied or the cache capacity is exhausted.",
+		}, func() float64 { return boolGauge(s.healthy()) }),
+	)
+	return m
+}

@@ -1,0 +1,227 @@
+package subscriber
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/revocast/revocast/cache"
+	"github.com/revocast/revocast/events"
+)
+
+// TokenCache is what the sidecar needs of its deny-cache (cache.DenyCache in
+// production; tests may put a double behind it).
+type TokenCache interface {
+	// Add admits entries and returns those it could not admit.
+	Add(ctx context.Context, entries []cache.Entry) []cache.Failure
+	// Contains reports whether a token hash is revoked.
+	Contains(sum events.Sum) bool
+	// Health is non-nil once the cache lost an unexpired entry.
+	Health() error
+	// Stats returns counters for metrics.
+	Stats() cache.Stats
+}
+
+var _ TokenCache = (*cache.DenyCache)(nil)
+
+// Subscriber is one sidecar.
+type Subscriber struct {
+	cfg      Config
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	cache    TokenCache
+	rules    *cache.Rules
+	log      zerolog.Logger
+	m        *metrics
+	instance string
+
+	ready       atomic.Bool
+	target      atomic.Uint64 // last sequence of the stream when the replay started
+	applied     atomic.Uint64 // last sequence applied
+	confirmedAt atomic.Int64  // Unix ns of the last confirmation that the sidecar was caught up
+	started     time.Time
+
+	batchMu    sync.Mutex
+	batch      []item
+	flushTimer *time.Timer
+
+	failMu      sync.RWMutex
+	failed      map[events.Sum]time.Time // revocations the cache refused, retried and checked directly
+	failedN     atomic.Int64
+	undecodable atomic.Int64
+
+	consMu   sync.Mutex
+	consumer jetstream.Consumer
+}
+
+type item struct {
+	seq     uint64
+	pending uint64
+	ev      events.Event
+	err     error
+}
+
+// New returns a sidecar reading the stream over nc into tc. Metrics are
+// registered on reg.
+func New(cfg Config, nc *nats.Conn, tc TokenCache, log zerolog.Logger, reg prometheus.Registerer) (*Subscriber, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("subscriber: %w", err)
+	}
+	s := &Subscriber{cfg: cfg, nc: nc, js: js, cache: tc, rules: cache.NewRules(),
+		log: log.With().Str("subscriber", cfg.ID).Logger(), instance: nuid.Next(), started: time.Now(),
+		failed: make(map[events.Sum]time.Time)}
+	s.m = newMetrics(reg, s)
+	return s, nil
+}
+
+// Run replays the stream, follows it, and announces presence until ctx is
+// done; then it stops consuming, applies what it received, and returns.
+func (s *Subscriber) Run(ctx context.Context) error {
+	probe, err := s.nc.Subscribe(events.PresenceProbeSubject, func(*nats.Msg) { s.heartbeat() })
+	if err != nil {
+		return fmt.Errorf("subscriber: subscribe to presence probes: %w", err)
+	}
+	defer func() { _ = probe.Unsubscribe() }()
+	hbCtx, stopHB := context.WithCancel(ctx)
+	defer stopHB()
+	go s.heartbeats(hbCtx)
+
+	stream, err := s.waitForStream(ctx)
+	if err != nil {
+		return nil // ctx done while waiting: a clean stop
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("subscriber: stream info: %w", err)
+	}
+	s.target.Store(info.State.LastSeq)
+	s.m.targetSeq.Set(float64(info.State.LastSeq))
+	s.log.Info().Uint64("target_seq", info.State.LastSeq).Uint64("messages", info.State.Msgs).Msg("replaying revocation stream")
+	if info.State.Msgs == 0 {
+		s.caughtUp()
+	}
+	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy})
+	if err != nil {
+		return fmt.Errorf("subscriber: create consumer: %w", err)
+	}
+	s.consMu.Lock()
+	s.consumer = cons
+	s.consMu.Unlock()
+	cc, err := cons.Consume(s.onMsg, jetstream.PullMaxMessages(2*s.cfg.BatchSize),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			s.log.Warn().Err(err).Msg("consumer")
+		}))
+	if err != nil {
+		return fmt.Errorf("subscriber: consume: %w", err)
+	}
+	s.maintain(ctx)
+	cc.Drain()
+	select {
+	case <-cc.Closed():
+	case <-time.After(5 * time.Second):
+		s.log.Warn().Msg("consumer did not drain within 5s")
+	}
+	s.flush()
+	s.log.Info().Uint64("applied_seq", s.applied.Load()).Msg("subscriber stopped")
+	return nil
+}
+
+// waitForStream polls until the stream exists (the front creates it).
+func (s *Subscriber) waitForStream(ctx context.Context) (jetstream.Stream, error) {
+	bo := backoff.WithContext(backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond),
+		backoff.WithMaxInterval(2*time.Second), backoff.WithMaxElapsedTime(0)), ctx)
+	var stream jetstream.Stream
+	logged := false
+	err := backoff.Retry(func() error {
+		c, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		st, err := s.js.Stream(c, s.cfg.Stream)
+		if err != nil {
+			if !logged || !errors.Is(err, jetstream.ErrStreamNotFound) {
+				s.log.Info().Err(err).Str("stream", s.cfg.Stream).Msg("waiting for the revocation stream")
+				logged = true
+			}
+			return err
+		}
+		stream = st
+		return nil
+	}, bo)
+	return stream, err
+}
+
+// maintain runs the periodic work until ctx is done: confirm catch-up,
+// retry refused revocations, prune expired rules.
+func (s *Subscriber) maintain(ctx context.Context) {
+	tick := time.NewTicker(s.cfg.HeartbeatInterval)
+	defer tick.Stop()
+	lastPrune := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		s.confirm(ctx)
+		s.retryFailed(ctx)
+		if time.Since(lastPrune) > time.Minute {
+			s.rules.Prune(time.Now())
+			lastPrune = time.Now()
+		}
+	}
+}
+
+// confirm asks the server whether anything is left to deliver; if not and
+// everything delivered is applied, the sidecar is caught up now.
+func (s *Subscriber) confirm(ctx context.Context) {
+	s.consMu.Lock()
+	cons := s.consumer
+	s.consMu.Unlock()
+	if cons == nil {
+		return
+	}
+	c, cancel := context.WithTimeout(ctx, s.cfg.HeartbeatInterval)
+	defer cancel()
+	info, err := cons.Info(c)
+	if err != nil {
+		return
+	}
+	s.batchMu.Lock()
+	empty := len(s.batch) == 0
+	s.batchMu.Unlock()
+	if info.NumPending == 0 && empty && s.applied.Load() >= info.Delivered.Stream {
+		s.caughtUp()
+	}
+}
+
+// caughtUp records that nothing was left to apply just now.
+func (s *Subscriber) caughtUp() {
+	s.confirmedAt.Store(time.Now().UnixNano())
+	s.markReady()
+}
+
+func (s *Subscriber) markReady() {
+	if s.ready.CompareAndSwap(false, true) {
+		s.log.Info().Uint64("applied_seq", s.applied.Load()).Uint64("target_seq", s.target.Load()).
+			Int64("cache_entries", s.cache.Stats().Entries).Int("rules", s.rules.Len()).
+			Dur("took", time.Since(s.started)).Msg("replay complete: ready")
+		if s.confirmedAt.Load() == 0 {
+			s.confirmedAt.Store(time.Now().UnixNano())
+		}
+		s.heartbeat()
+	}
+}
