@@ -17,6 +17,11 @@ const flushDelay = 2 * time.Millisecond
 // maxFailuresPerOutcome keeps outcome messages well under NATS's payload limit.
 const maxFailuresPerOutcome = 500
 
+// outcomeWindow: events revoked this recently are reported to their front
+// even when they arrive as part of the replay (a sidecar that announced
+// itself while still starting may be waited for). Older ones are history.
+const outcomeWindow = 30 * time.Second
+
 // onMsg collects a delivered event into the current batch. The batch is
 // applied when it is full, when it holds the last message the server had
 // (nothing pending), or after flushDelay.
@@ -154,13 +159,12 @@ type outcomeKey struct{ origin, requestID string }
 // report sends, for every live request in the batch, how many of its events
 // were applied and which failed, to the front that published them.
 func (s *Subscriber) report(items []item, failedErr map[events.Sum]string) {
-	target := s.target.Load()
 	now := time.Now()
 	out := make(map[outcomeKey]*events.Outcome)
 	for i := range items {
 		it := &items[i]
-		if it.seq <= target || it.ev.RequestID == "" || events.ValidID(it.ev.Origin) != nil {
-			continue // replayed history, or nobody to tell
+		if now.Sub(it.ev.RevokedAt) > outcomeWindow || it.ev.RequestID == "" || events.ValidID(it.ev.Origin) != nil {
+			continue // history, or nobody to tell
 		}
 		k := outcomeKey{it.ev.Origin, it.ev.RequestID}
 		o := out[k]

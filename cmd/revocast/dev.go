@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+
+	"github.com/revocast/revocast/internal/natsconn"
+)
+
+type devOpts struct {
+	dataDir    string
+	natsListen string
+}
+
+func runDev(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var c commonOpts
+	var p pubOpts
+	var s subOpts
+	var d devOpts
+	fs := newFlagSet("dev", "Everything on one machine: an embedded NATS server with JetStream, the HTTP front and one sidecar.", stderr)
+	c.register(fs, false)
+	p.register(fs)
+	s.register(fs, "dev")
+	fs.StringVar(&d.dataDir, "data-dir", "./data", "where the embedded JetStream keeps the stream")
+	fs.StringVar(&d.natsListen, "nats-listen", "127.0.0.1:4222", "client address of the embedded NATS server (port 0: any free port)")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return usageErr(err)
+	}
+	if err := errors.Join(c.validate(), p.validate(), s.validate(c.stream)); err != nil {
+		return usageErr(err)
+	}
+	host, port, err := splitListen(d.natsListen)
+	if err != nil {
+		return usageErr(err)
+	}
+	log, err := newLogger(c.logFormat, c.logLevel, stderr)
+	if err != nil {
+		return usageErr(err)
+	}
+	pubLog := log.With().Str("component", "publisher").Logger()
+	subLog := log.With().Str("component", "subscriber").Logger()
+
+	// Listen first: both answer 503 on /readyz until they are ready.
+	pubSrv, err := startHTTP(p.addr, pubLog)
+	if err != nil {
+		return err
+	}
+	subSrv, err := startHTTP(s.addr, subLog)
+	if err != nil {
+		pubSrv.shutdown(time.Second)
+		return err
+	}
+	ns, err := startEmbeddedNATS(d.dataDir, host, port, log.With().Str("component", "nats").Logger())
+	if err != nil {
+		pubSrv.shutdown(time.Second)
+		subSrv.shutdown(time.Second)
+		return err
+	}
+	defer func() {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+		log.Info().Msg("stopped")
+	}()
+	inProc := []nats.Option{nats.InProcessServer(ns)}
+	pubNC, err := natsconn.Connect(natsconn.Options{Name: "revocast-publisher", Extra: inProc}, pubLog)
+	if err != nil {
+		return err
+	}
+	defer drain(pubNC)
+	subNC, err := natsconn.Connect(natsconn.Options{Name: "revocast-subscriber-" + s.id, Extra: inProc}, subLog)
+	if err != nil {
+		return err
+	}
+	defer drain(subNC)
+
+	f, err := newFront(c, p, pubNC, pubLog)
+	if err != nil {
+		return err
+	}
+	defer f.close()
+	sc, err := newSidecar(c, s, subNC, subLog)
+	if err != nil {
+		return err
+	}
+	pubSrv.set(f.handler)
+	subSrv.set(sc.handler)
+	fmt.Fprintf(stdout, "revocast dev: front on http://%s, sidecar on http://%s, NATS on %s, data in %s\n",
+		pubSrv.ln.Addr(), subSrv.ln.Addr(), ns.ClientURL(), d.dataDir)
+	stop := sc.run(ctx)
+
+	log.Info().Msg("shutting down: finishing in-flight requests")
+	pubSrv.shutdown(shutdownTimeout)
+	subSrv.shutdown(shutdownTimeout)
+	return stop()
+}
+
+func splitListen(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("--nats-listen: %w", err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("--nats-listen: bad port %q", p)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	return host, port, nil
+}
+
+// startEmbeddedNATS starts a JetStream server keeping its data under
+// dataDir/jetstream and logs its client URL ("nats listening", with url).
+func startEmbeddedNATS(dataDir, host string, port int, log zerolog.Logger) (*server.Server, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	ns, err := server.NewServer(&server.Options{
+		ServerName: "revocast-dev",
+		Host:       host,
+		Port:       port,
+		JetStream:  true,
+		StoreDir:   abs,
+		NoSigs:     true,
+		NoLog:      true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("embedded NATS: %w", err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		ns.Shutdown()
+		return nil, errors.New("embedded NATS did not start within 30s (is --nats-listen in use?)")
+	}
+	log.Info().Str("url", ns.ClientURL()).Str("data_dir", abs).Msg("nats listening")
+	return ns, nil
+}

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/revocast/revocast/events"
+	"github.com/revocast/revocast/internal/natstest"
+	"github.com/revocast/revocast/publisher"
+)
+
+const counts = `{"invalidated_tokens":%d,"previously_invalidated_tokens":%d,"error_count":%d}` + "\n"
+
+// The spine, through the binary: revoke → denied within a polled deadline,
+// other tokens allowed, a repeat counts as previously invalidated, and a
+// restart on the same data directory still denies, never allowing the
+// token while it replays.
+func TestE2ERevokeDenyRestart(t *testing.T) {
+	dir := t.TempDir()
+	d := startDev(t, dir, nil)
+	waitFor(t, "sidecar ready", func() bool { return httpDo(t, "GET", d.side+"/readyz", "", "").code == 200 })
+
+	const tok = "dGhpcyBpcyBub3QgYSByZWFsIHRva2VuIGJ1dCBpdCBpcyBvbmx5IHRlc3QgZGF0YS4gZG8gbm90IHRyeSB0byByZWFkIHRva2VuIQ=="
+	if check(d.side, tok) != 204 {
+		t.Fatal("token denied before it was revoked")
+	}
+	start := time.Now()
+	r := esRevoke(t, d.front, `{"token":"`+tok+`"}`)
+	if r.code != 200 || r.body != fmt.Sprintf(counts, 1, 0, 0) {
+		t.Fatalf("revoke: %d %s", r.code, r.body)
+	}
+	if r.hdr.Get("X-Elastic-Product") != "Elasticsearch" {
+		t.Fatal("no X-Elastic-Product header")
+	}
+	waitFor(t, "the sidecar to deny the token", func() bool { return check(d.side, tok) == 401 })
+	t.Logf("revoke to enforced: %v", time.Since(start))
+	if c := check(d.side, "another-token"); c != 204 {
+		t.Fatalf("another token: %d", c)
+	}
+	r = esRevoke(t, d.front, `{"token":"`+tok+`"}`)
+	if r.code != 200 || r.body != fmt.Sprintf(counts, 0, 1, 0) {
+		t.Fatalf("second revoke: %d %s", r.code, r.body)
+	}
+	if strings.Contains(d.log(), tok) {
+		t.Fatal("the raw token appears in the log")
+	}
+	d.stop()
+
+	d2 := startDev(t, dir, nil)
+	sawNotReady := false
+	for {
+		ready := httpDo(t, "GET", d2.side+"/readyz", "", "")
+		c := check(d2.side, tok)
+		if c == 204 {
+			t.Fatal("the restarted sidecar allowed a revoked token")
+		}
+		if ready.code == 503 {
+			sawNotReady = true
+			if c != 503 && c != 401 { // 401: the replay finished between the two probes
+				t.Fatalf("not ready but answered %d", c)
+			}
+			continue
+		}
+		if ready.code == 200 && c == 401 {
+			break
+		}
+		t.Fatalf("readyz %d, check %d", ready.code, c)
+	}
+	t.Logf("observed /readyz 503 during the restart's replay: %v", sawNotReady)
+}
+
+// A sidecar started while NATS is down answers 503 (and /readyz 503) until it
+// has connected and replayed; then it denies what the stream holds.
+func TestE2ESidecarIsNotReadyUntilReplayed(t *testing.T) {
+	dir := t.TempDir()
+	port := natstest.FreePort(t)
+	ns := natstest.StartWith(t, natstest.Options{Port: port, StoreDir: dir})
+	js := natstest.JetStream(t, ns)
+	if _, err := events.EnsureStream(context.Background(), js, events.StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	store := publisher.NewJetStreamStore(js, events.DefaultStreamName, 5*time.Second, publisher.StoreMetrics{})
+	var entries []publisher.Entry
+	for i := 0; i < 2000; i++ {
+		ev := events.NewTokenRevocation(events.HashToken(fmt.Sprint("stored-", i)), events.AccessToken, time.Now().Add(time.Hour), time.Now())
+		entries = append(entries, publisher.Entry{Event: ev, MsgID: fmt.Sprint("m", i), OnlyIfAbsent: true})
+	}
+	for _, o := range store.Append(context.Background(), entries) {
+		if o.Status != publisher.Stored {
+			t.Fatal(o.Err)
+		}
+	}
+	natstest.Stop(ns)
+
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	p := start(t, nil, "subscriber", "--id", "late", "--subscriber-addr", "127.0.0.1:0", "--nats-url", url)
+	side := p.addr("subscriber")
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for time.Now().Before(deadline) { // NATS is down: nothing can be ready
+		if r := httpDo(t, "GET", side+"/readyz", "", ""); r.code != 503 {
+			t.Fatalf("readyz %d with NATS down", r.code)
+		}
+		if c := check(side, "stored-7"); c != 503 {
+			t.Fatalf("check %d with NATS down", c)
+		}
+	}
+	natstest.StartWith(t, natstest.Options{Port: port, StoreDir: dir})
+	for httpDo(t, "GET", side+"/readyz", "", "").code != 200 {
+		if c := check(side, "stored-1999"); c == 204 {
+			t.Fatal("allowed a stored revocation before ready")
+		}
+	}
+	for i := 0; i < 2000; i += 97 {
+		if c := check(side, fmt.Sprint("stored-", i)); c != 401 {
+			t.Fatalf("stored-%d after replay: %d", i, c)
+		}
+	}
+}
+
+// Two sidecars with different ids both deny; a stopped one becomes a
+// timeout_exception in the Elasticsearch answer.
+func TestE2ETwoSidecarsAndAStoppedOne(t *testing.T) {
+	d := startDev(t, t.TempDir(), nil)
+	second := start(t, nil, "subscriber", "--id", "second", "--subscriber-addr", "127.0.0.1:0", "--nats-url", d.nats)
+	side2 := second.addr("subscriber")
+	for _, side := range []string{d.side, side2} {
+		waitFor(t, "sidecar ready", func() bool { return httpDo(t, "GET", side+"/readyz", "", "").code == 200 })
+	}
+	waitFor(t, "the front to see both sidecars", func() bool {
+		return d.find("subscriber joined", map[string]string{"subscriber": "second"}) != nil &&
+			d.find("subscriber joined", map[string]string{"subscriber": "dev"}) != nil
+	})
+	r := esRevoke(t, d.front, `{"token":"both"}`)
+	if r.code != 200 || r.body != fmt.Sprintf(counts, 1, 0, 0) {
+		t.Fatalf("revoke: %d %s (both sidecars live: no error expected)", r.code, r.body)
+	}
+	for _, side := range []string{d.side, side2} {
+		waitFor(t, "deny on "+side, func() bool { return check(side, "both") == 401 })
+	}
+
+	second.stop()
+	r = esRevoke(t, d.front, `{"token":"after-stop"}`)
+	want := `{"invalidated_tokens":1,"previously_invalidated_tokens":0,"error_count":1,"error_details":[{"type":"timeout_exception","reason":"subscriber [second] did not confirm [1] revocation(s) within [1s]; they are stored and will apply when that subscriber catches up"}]}` + "\n"
+	if r.code != 200 || r.body != want {
+		t.Fatalf("revoke with a stopped sidecar: %d %s\nwant %s", r.code, r.body, want)
+	}
+	waitFor(t, "deny on the live sidecar", func() bool { return check(d.side, "after-stop") == 401 })
+}
+
+// Fifty concurrent requests for one token, across two front processes:
+// exactly one counts it as invalidated.
+func TestE2EFiftyConcurrentRevocationsOfOneToken(t *testing.T) {
+	d := startDev(t, t.TempDir(), nil)
+	pub2 := start(t, nil, "publisher", "--publisher-addr", "127.0.0.1:0", "--nats-url", d.nats)
+	front2 := pub2.addr("publisher")
+	for _, f := range []string{d.front, front2} {
+		waitFor(t, "front ready", func() bool { return httpDo(t, "GET", f+"/readyz", "", "").code == 200 })
+	}
+	waitFor(t, "sidecar ready", func() bool { return httpDo(t, "GET", d.side+"/readyz", "", "").code == 200 })
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	tally := map[string]int{}
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			f := d.front
+			if i%2 == 1 {
+				f = front2
+			}
+			r := esRevoke(t, f, `{"token":"contested"}`)
+			mu.Lock()
+			tally[fmt.Sprint(r.code, " ", strings.TrimSpace(r.body))]++
+			mu.Unlock()
+		}(i)
+	}
+	wg.Wait()
+	one := fmt.Sprint(200, " ", strings.TrimSpace(fmt.Sprintf(counts, 1, 0, 0)))
+	prev := fmt.Sprint(200, " ", strings.TrimSpace(fmt.Sprintf(counts, 0, 1, 0)))
+	if tally[one] != 1 || tally[prev] != 49 {
+		t.Fatalf("answers: %v", tally)
+	}
+}
+
+// Flags have REVOCAST_* environment twins; bad values are refused with exit 2.
+func TestE2EEnvironmentTwinsAndBadFlags(t *testing.T) {
+	dir := t.TempDir()
+	d := startDev(t, dir, []string{"REVOCAST_ID=from-env", "REVOCAST_LOG_LEVEL=debug"})
+	d.waitLog("subscriber joined", map[string]string{"subscriber": "from-env"}, "subscriber")
+
+	for _, args := range [][]string{
+		{"dev", "--stale-policy", "sometimes"},
+		{"subscriber"}, // no --id
+		{"publisher", "--publish-timeout", "-1s"},
+		{"nonsense"},
+	} {
+		p := start(t, nil, args...)
+		<-p.done
+		if code := p.cmd.ProcessState.ExitCode(); code != 2 {
+			t.Errorf("revocast %v exited %d, want 2", args, code)
+		}
+	}
+	p := start(t, []string{"REVOCAST_CACHE_CAPACITY=lots"}, "dev", "--data-dir", dir)
+	<-p.done
+	if !strings.Contains(p.log(), "REVOCAST_CACHE_CAPACITY") {
+		t.Errorf("a bad environment value is not named: %s", p.log())
+	}
+}

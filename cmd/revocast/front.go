@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+
+	"github.com/revocast/revocast/events"
+	"github.com/revocast/revocast/publisher"
+	"github.com/revocast/revocast/publisher/server"
+)
+
+// front is the HTTP front wired to NATS.
+type front struct {
+	handler http.Handler
+	core    *publisher.Core
+	tracker *publisher.Tracker
+	stop    context.CancelFunc
+}
+
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// newFront builds the front on nc: it ensures the stream in the background
+// (the front is ready once it exists) and tracks sidecars.
+func newFront(c commonOpts, o pubOpts, nc *nats.Conn, log zerolog.Logger) (*front, error) {
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(8192))
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	reg := newRegistry()
+	m := publisher.NewMetrics(reg)
+	origin := nuid.Next()
+	tracker, err := publisher.NewTracker(nc, origin, o.presenceTimeout, log, func(n int) { m.LiveSubscribers.Set(float64(n)) })
+	if err != nil {
+		return nil, err
+	}
+	store := publisher.NewJetStreamStore(js, c.stream, o.publishTimeout, m.StoreMetrics())
+	core := publisher.NewCore(publisher.Config{Origin: origin, MaxTokenLifetime: c.lifetime,
+		PropagationTimeout: o.propagationTimeout}, store, tracker, log, m)
+
+	ctx, stop := context.WithCancel(context.Background())
+	var streamReady atomic.Bool
+	go func() {
+		bo := backoff.WithContext(backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond),
+			backoff.WithMaxInterval(5*time.Second), backoff.WithMaxElapsedTime(0)), ctx)
+		err := backoff.RetryNotify(func() error {
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			_, err := events.EnsureStream(cctx, js, c.streamOptions(o.dedupWindow))
+			return err
+		}, bo, func(err error, next time.Duration) {
+			log.Warn().Err(err).Dur("retry_in", next).Msg("cannot create the revocation stream yet")
+		})
+		if err == nil {
+			streamReady.Store(true)
+			log.Info().Str("stream", c.stream).Int("replicas", c.replicas).Msg("revocation stream ready")
+		}
+	}()
+	ready := func() error {
+		switch {
+		case !nc.IsConnected():
+			return errors.New("not connected to NATS")
+		case !streamReady.Load():
+			return errors.New("revocation stream not created yet")
+		}
+		return nil
+	}
+	h := server.New(server.Options{Core: core, Log: log, Metrics: m, Gatherer: reg, Ready: ready, MaxBody: int64(o.maxBody)})
+	return &front{handler: h, core: core, tracker: tracker, stop: stop}, nil
+}
+
+func (f *front) close() {
+	f.stop()
+	f.tracker.Close()
+}

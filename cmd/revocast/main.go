@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `revocast makes revoked OAuth tokens stop working everywhere, fast.
+
+usage: revocast <command> [flags]
+
+commands:
+  dev          everything on one machine: embedded NATS with JetStream, the HTTP front, one sidecar
+  publisher    the HTTP front (Elasticsearch, OAM, OneLogin, RFC 7009 formats), connected to --nats-url
+  subscriber   the sidecar deny-cache answering GET/POST /v1/check, connected to --nats-url
+  help         this text
+
+"revocast <command> -h" lists a command's flags and their REVOCAST_* environment variables.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// errUsage marks command-line mistakes (exit status 2).
+var errUsage = errors.New("usage")
+
+// run is the whole program; it returns the exit status.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "dev":
+		err = runDev(ctx, args[1:], getenv, stdout, stderr)
+	case "publisher":
+		err = runPublisher(ctx, args[1:], getenv, stderr)
+	case "subscriber":
+		err = runSubscriber(ctx, args[1:], getenv, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "revocast: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "revocast %s: %v\n", args[0], err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "revocast %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+// usageErr wraps a flag or configuration problem.
+func usageErr(err error) error {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", errUsage, err)
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/revocast/revocast/cache"
+	"github.com/revocast/revocast/events"
+	"github.com/revocast/revocast/publisher"
+	"github.com/revocast/revocast/subscriber"
+)
+
+// commonOpts are shared by every command.
+type commonOpts struct {
+	natsURL   string
+	logFormat string
+	logLevel  string
+	stream    string
+	replicas  int
+	lifetime  time.Duration
+}
+
+func (o *commonOpts) register(fs *flag.FlagSet, withNATSURL bool) {
+	if withNATSURL {
+		fs.StringVar(&o.natsURL, "nats-url", "nats://127.0.0.1:4222", "NATS server URL(s), comma-separated for a cluster")
+	}
+	fs.StringVar(&o.logFormat, "log-format", "json", "log format: json or console")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&o.stream, "stream", events.DefaultStreamName, "name of the JetStream revocation stream")
+	fs.IntVar(&o.replicas, "replicas", 1, "stream replicas (3 in a production cluster)")
+	fs.DurationVar(&o.lifetime, "max-token-lifetime", publisher.DefaultMaxTokenLifetime,
+		"longest lifetime of any token: bounds revocations whose expiry is unknown and issued-before rules")
+}
+
+func (o *commonOpts) validate() error {
+	var errs []error
+	if o.logFormat != "json" && o.logFormat != "console" {
+		errs = append(errs, fmt.Errorf("--log-format must be json or console, got %q", o.logFormat))
+	}
+	if o.replicas < 1 || o.replicas > 5 {
+		errs = append(errs, fmt.Errorf("--replicas must be 1 to 5, got %d", o.replicas))
+	}
+	if o.lifetime < time.Second {
+		errs = append(errs, fmt.Errorf("--max-token-lifetime must be at least 1s, got %s", o.lifetime))
+	}
+	if err := events.ValidID(o.stream); err != nil {
+		errs = append(errs, fmt.Errorf("--stream: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+func (o *commonOpts) streamOptions(dedup time.Duration) events.StreamOptions {
+	return events.StreamOptions{Name: o.stream, Replicas: o.replicas, DuplicateWindow: dedup}
+}
+
+// pubOpts configure the HTTP front.
+type pubOpts struct {
+	addr               string
+	publishTimeout     time.Duration
+	propagationTimeout time.Duration
+	presenceTimeout    time.Duration
+	dedupWindow        time.Duration
+	maxBody            byteSize
+}
+
+func (o *pubOpts) register(fs *flag.FlagSet) {
+	o.maxBody = publisher.DefaultMaxBody
+	fs.StringVar(&o.addr, "publisher-addr", "127.0.0.1:8080", "address the HTTP front listens on (port 0: any free port)")
+	fs.DurationVar(&o.publishTimeout, "publish-timeout", 5*time.Second, "how long a revocation is retried before the request fails")
+	fs.DurationVar(&o.propagationTimeout, "propagation-timeout", publisher.DefaultPropagationTimeout,
+		"how long a request waits for the live sidecars' confirmations (0: do not wait)")
+	fs.DurationVar(&o.presenceTimeout, "presence-timeout", 5*time.Second, "a sidecar silent for this long is no longer waited for")
+	fs.DurationVar(&o.dedupWindow, "dedup-window", events.DefaultDuplicateWindow, "JetStream duplicate window for retried publishes")
+	fs.Var(&o.maxBody, "max-body", "largest request body accepted (e.g. 65536 or 64KiB)")
+}
+
+func (o *pubOpts) validate() error {
+	return errors.Join(
+		positiveDuration("publish-timeout", o.publishTimeout, false),
+		positiveDuration("propagation-timeout", o.propagationTimeout, true),
+		positiveDuration("presence-timeout", o.presenceTimeout, false),
+		positiveDuration("dedup-window", o.dedupWindow, false),
+	)
+}
+
+// subOpts configure the sidecar.
+type subOpts struct {
+	id           string
+	addr         string
+	capacity     int64
+	maxStaleness time.Duration
+	stalePolicy  string
+	heartbeat    time.Duration
+	issuerRealms kvList
+}
+
+func (o *subOpts) register(fs *flag.FlagSet, defaultID string) {
+	fs.StringVar(&o.id, "id", defaultID, "this sidecar's name in outcomes and error_details (unique, e.g. the pod name)")
+	fs.StringVar(&o.addr, "subscriber-addr", "127.0.0.1:8081", "address the sidecar's HTTP API listens on (port 0: any free port)")
+	fs.Int64Var(&o.capacity, "cache-capacity", cache.DefaultCapacity, "live revocations the deny-cache holds (about 200 bytes each)")
+	fs.DurationVar(&o.maxStaleness, "max-staleness", subscriber.DefaultMaxStaleness,
+		"how long the sidecar may go without confirming it is caught up before --stale-policy applies")
+	fs.StringVar(&o.stalePolicy, "stale-policy", string(subscriber.PolicyDeny), "when stale or unhealthy: deny (503) or allow")
+	fs.DurationVar(&o.heartbeat, "heartbeat-interval", subscriber.DefaultHeartbeatInterval, "presence heartbeat and catch-up check interval")
+	fs.Var(&o.issuerRealms, "issuer-realm", "map a JWT issuer to a realm name, ISSUER=REALM (repeatable or comma-separated)")
+}
+
+func (o *subOpts) config(stream string) subscriber.Config {
+	return subscriber.Config{ID: o.id, Stream: stream, MaxStaleness: o.maxStaleness,
+		StalePolicy: subscriber.StalePolicy(o.stalePolicy), HeartbeatInterval: o.heartbeat, IssuerRealms: o.issuerRealms}
+}
+
+func (o *subOpts) validate(stream string) error {
+	c := o.config(stream)
+	errs := []error{c.Validate()}
+	if o.capacity < 1 {
+		errs = append(errs, fmt.Errorf("--cache-capacity must be positive, got %d", o.capacity))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+
+	"github.com/revocast/revocast/cache"
+	"github.com/revocast/revocast/subscriber"
+)
+
+// sidecar is a subscriber with its cache and HTTP API.
+type sidecar struct {
+	sub     *subscriber.Subscriber
+	cache   *cache.DenyCache
+	handler http.Handler
+	done    chan error
+}
+
+func newSidecar(c commonOpts, o subOpts, nc *nats.Conn, log zerolog.Logger) (*sidecar, error) {
+	dc, err := cache.New(cache.Config{Capacity: o.capacity, OnCapacityExhausted: func(cache.Entry) {
+		log.Error().Msg("deny-cache capacity exhausted: an unexpired revocation was evicted; raise --cache-capacity")
+	}})
+	if err != nil {
+		return nil, err
+	}
+	reg := newRegistry()
+	sub, err := subscriber.New(o.config(c.stream), nc, dc, log, reg)
+	if err != nil {
+		dc.Close()
+		return nil, err
+	}
+	return &sidecar{sub: sub, cache: dc, handler: wrapHTTP(log, sub.Handler(reg)), done: make(chan error, 1)}, nil
+}
+
+// run starts the subscriber and returns once ctx is done or it failed. The
+// HTTP server must be stopped before stop is called: stop closes the cache.
+func (s *sidecar) run(ctx context.Context) (stop func() error) {
+	runCtx, cancel := context.WithCancel(context.Background())
+	go func() { s.done <- s.sub.Run(runCtx) }()
+	var early error
+	select {
+	case <-ctx.Done():
+	case early = <-s.done:
+	}
+	return func() error {
+		cancel()
+		err := early
+		if err == nil {
+			err = <-s.done
+		}
+		s.cache.Close()
+		return err
+	}
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+
+	"github.com/revocast/revocast/internal/natsconn"
+	"github.com/revocast/revocast/publisher/server"
+)
+
+const shutdownTimeout = 10 * time.Second
+
+func wrapHTTP(log zerolog.Logger, h http.Handler) http.Handler { return server.Wrap(log, h) }
+
+// drain flushes and closes a NATS connection, waiting up to 5s.
+func drain(nc *nats.Conn) {
+	closed := make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+	if err := nc.Drain(); err != nil {
+		nc.Close()
+		return
+	}
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		nc.Close()
+	}
+}
+
+func runPublisher(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	var c commonOpts
+	var p pubOpts
+	fs := newFlagSet("publisher", "The HTTP front: accepts revocations in four formats and stores them in JetStream.", stderr)
+	c.register(fs, true)
+	p.register(fs)
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return usageErr(err)
+	}
+	if err := errors.Join(c.validate(), p.validate()); err != nil {
+		return usageErr(err)
+	}
+	log, err := newLogger(c.logFormat, c.logLevel, stderr)
+	if err != nil {
+		return usageErr(err)
+	}
+	log = log.With().Str("component", "publisher").Logger()
+	srv, err := startHTTP(p.addr, log)
+	if err != nil {
+		return err
+	}
+	nc, err := natsconn.Connect(natsconn.Options{URLs: c.natsURL, Name: "revocast-publisher"}, log)
+	if err != nil {
+		srv.shutdown(time.Second)
+		return err
+	}
+	f, err := newFront(c, p, nc, log)
+	if err != nil {
+		srv.shutdown(time.Second)
+		nc.Close()
+		return err
+	}
+	srv.set(f.handler)
+	<-ctx.Done()
+	log.Info().Msg("shutting down: finishing in-flight requests")
+	srv.shutdown(shutdownTimeout)
+	f.close()
+	drain(nc)
+	log.Info().Msg("stopped")
+	return nil
+}
+
+func runSubscriber(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	var c commonOpts
+	var s subOpts
+	fs := newFlagSet("subscriber", "The sidecar: replays and follows the revocation stream and answers /v1/check.", stderr)
+	c.register(fs, true)
+	s.register(fs, "")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return usageErr(err)
+	}
+	if err := errors.Join(c.validate(), s.validate(c.stream)); err != nil {
+		return usageErr(err)
+	}
+	log, err := newLogger(c.logFormat, c.logLevel, stderr)
+	if err != nil {
+		return usageErr(err)
+	}
+	log = log.With().Str("component", "subscriber").Logger()
+	srv, err := startHTTP(s.addr, log)
+	if err != nil {
+		return err
+	}
+	nc, err := natsconn.Connect(natsconn.Options{URLs: c.natsURL, Name: "revocast-subscriber-" + s.id}, log)
+	if err != nil {
+		srv.shutdown(time.Second)
+		return err
+	}
+	sc, err := newSidecar(c, s, nc, log)
+	if err != nil {
+		srv.shutdown(time.Second)
+		nc.Close()
+		return err
+	}
+	srv.set(sc.handler)
+	stop := sc.run(ctx)
+	log.Info().Msg("shutting down")
+	srv.shutdown(shutdownTimeout)
+	err = stop()
+	drain(nc)
+	log.Info().Msg("stopped")
+	return err
+}
