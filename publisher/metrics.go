@@ -12,7 +12,7 @@ type Metrics struct {
 	PublishFailures prometheus.Counter
 	Propagation     *prometheus.CounterVec // kind=propagation|timeout
 	LiveSubscribers prometheus.Gauge
-	Requests        *prometheus.CounterVec // dialect, code
+	Requests        *prometheus.CounterVec   // dialect, code
 	RequestDuration *prometheus.HistogramVec // route
 }
 

@@ -202,7 +202,6 @@ type Checker interface {
 
 var _ Checker = (*Subscriber)(nil)
 
-
 // Middleware denies requests whose bearer token is revoked (401 with
 // WWW-Authenticate: Bearer error="invalid_token") or that cannot be vouched
 // for (503), and passes every other request, including those without a

@@ -215,8 +215,8 @@ func (r *refusingCache) Add(_ context.Context, entries []cache.Entry) []cache.Fa
 	return out
 }
 func (r *refusingCache) Contains(events.Sum) bool { return false }
-func (r *refusingCache) Health() error             { return nil }
-func (r *refusingCache) Stats() cache.Stats        { return cache.Stats{} }
+func (r *refusingCache) Health() error            { return nil }
+func (r *refusingCache) Stats() cache.Stats       { return cache.Stats{} }
 
 func TestRefusedEntriesAreReportedDeniedAndUnhealthy(t *testing.T) {
 	for _, policy := range []StalePolicy{PolicyDeny, PolicyAllow} {
@@ -344,9 +344,6 @@ func TestConfigValidateReportsEverything(t *testing.T) {
 		}
 	}
 }
-
-
-
 
 func TestCheckDoesNotAllocate(t *testing.T) {
 	if raceEnabled {
