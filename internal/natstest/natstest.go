@@ -109,3 +109,52 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 		}
 	}
 }
+
+// StartCluster boots the 3-node cluster described by the given nats-server
+// config files (deployments/nats/node-*.conf), rewritten for one test
+// process: loopback, free ports, temporary store directories. It waits until
+// JetStream has a meta leader and returns the servers.
+func StartCluster(t testing.TB, confs []string) []*server.Server {
+	t.Helper()
+	ports := make([]int, len(confs))
+	routes := ""
+	for i := range confs {
+		ports[i] = FreePort(t)
+		if i > 0 {
+			routes += ","
+		}
+		routes += "nats-route://127.0.0.1:" + strconv.Itoa(ports[i])
+	}
+	var servers []*server.Server
+	for i, conf := range confs {
+		o, err := server.ProcessConfigFile(conf)
+		if err != nil {
+			t.Fatalf("natstest: %s: %v", conf, err)
+		}
+		o.Host, o.Port, o.HTTPPort = "127.0.0.1", -1, 0
+		o.StoreDir = t.TempDir()
+		o.Cluster.Host, o.Cluster.Port = "127.0.0.1", ports[i]
+		o.Routes = server.RoutesFromStr(routes)
+		o.NoLog, o.NoSigs = true, true
+		s, err := server.NewServer(o)
+		if err != nil {
+			t.Fatalf("natstest: %s: %v", conf, err)
+		}
+		go s.Start()
+		servers = append(servers, s)
+		t.Cleanup(func() { Stop(s) })
+	}
+	for _, s := range servers {
+		if !s.ReadyForConnections(20 * time.Second) {
+			t.Fatal("natstest: cluster node not ready")
+		}
+	}
+	js := JetStream(t, servers[0])
+	Eventually(t, 30*time.Second, "JetStream meta leader", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		_, err := js.AccountInfo(ctx)
+		return err == nil
+	})
+	return servers
+}

@@ -1,0 +1,60 @@
+package publisher
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/revocast/revocast/events"
+	"github.com/revocast/revocast/internal/natstest"
+)
+
+// On the shipped 3-node cluster configuration with a replicated (R3)
+// stream, where concurrent conflicts come back as a different error code,
+// fifty racing requests on three connections (one per node) still store
+// the token exactly once.
+func TestClusterR3ConcurrentRequestsStoreOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node cluster")
+	}
+	confs, _ := filepath.Glob("../deployments/nats/node-*.conf")
+	if len(confs) != 3 {
+		t.Fatalf("want the 3 shipped node configs, found %v", confs)
+	}
+	nodes := natstest.StartCluster(t, confs)
+	ctx := context.Background()
+	js0 := natstest.JetStream(t, nodes[0])
+	natstest.Eventually(t, 30*time.Second, "R3 stream created", func() bool {
+		c, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		_, err := events.EnsureStream(c, js0, events.StreamOptions{Replicas: 3})
+		return err == nil
+	})
+	var stores []*JetStreamStore
+	for _, n := range nodes {
+		stores = append(stores, NewJetStreamStore(natstest.JetStream(t, n), events.DefaultStreamName, 10*time.Second, StoreMetrics{}))
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	counts := map[Status]int{}
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			o := stores[i%3].Append(ctx, []Entry{tokenEntry("replicated", fmt.Sprintf("req%d.r", i))})
+			mu.Lock()
+			counts[o[0].Status]++
+			if o[0].Err != nil {
+				t.Errorf("request %d: %v", i, o[0].Err)
+			}
+			mu.Unlock()
+		}(i)
+	}
+	wg.Wait()
+	if counts[Stored] != 1 || counts[AlreadyPresent] != 49 {
+		t.Fatalf("counts = %v, want 1 stored and 49 already present", counts)
+	}
+}
