@@ -32,6 +32,9 @@ type Config struct {
 	// PropagationTimeout is how long a request waits for the live sidecars'
 	// confirmations; 0 does not wait.
 	PropagationTimeout time.Duration
+	// IssuerRealms maps a JWT's iss to the realm it belongs to (the
+	// configuration's realms); an unmapped issuer is its own realm.
+	IssuerRealms map[string]string
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -74,6 +77,7 @@ type target struct {
 	realm     string
 	user      string
 	client    string
+	alias     bool // another spelling of the request's token: revoked, not counted
 }
 
 // plan returns the tokens and rules a request revokes.
@@ -91,7 +95,7 @@ func (c *Core) plan(req *Request, now time.Time) ([]target, []events.Rule) {
 		return nil, []events.Rule{r}
 	}
 	tok := req.Token
-	t := target{sum: tok.Sum, tokenType: req.TokenType, realm: req.Realm, client: req.Client,
+	t := target{sum: tok.Sum, tokenType: req.TokenType, realm: c.tokenRealm(req), client: req.Client,
 		expiresAt: now.Add(c.cfg.MaxTokenLifetime)}
 	var rules []events.Rule
 	if tok.JWT {
@@ -102,12 +106,73 @@ func (c *Core) plan(req *Request, now time.Time) ([]target, []events.Rule) {
 		if t.client == "" {
 			t.client = tok.Claims.Client
 		}
-		if req.Chaining == ChainRelatedConsent && req.Realm != "" && tok.Claims.Subject != "" && tok.Claims.Client != "" {
-			rules = append(rules, events.Rule{Scope: events.ScopeConsent, Realm: req.Realm,
+		if req.Chaining == ChainRelatedConsent && t.realm != "" && tok.Claims.Subject != "" && tok.Claims.Client != "" {
+			rules = append(rules, events.Rule{Scope: events.ScopeConsent, Realm: t.realm,
 				User: tok.Claims.Subject, Client: tok.Claims.Client})
 		}
 	}
-	return []target{t}, rules
+	targets := []target{t}
+	for _, a := range req.Aliases {
+		if a.Sum != t.sum {
+			alias := t
+			alias.sum, alias.alias = a.Sum, true
+			targets = append(targets, alias)
+		}
+	}
+	return targets, rules
+}
+
+// tokenRealm is the realm a token belongs to: the realm its JWT issuer is
+// configured for, else the realm the request names (OAM's identity domain),
+// else an unmapped JWT issuer (its own realm), else unknown ("").
+func (c *Core) tokenRealm(req *Request) string {
+	var iss string
+	if req.Token.JWT {
+		iss = req.Token.Claims.Issuer
+		if r, ok := c.cfg.IssuerRealms[iss]; ok && iss != "" {
+			return r
+		}
+	}
+	if req.Realm != "" {
+		return req.Realm
+	}
+	return iss
+}
+
+// authorize checks that the principal may use the request's format and act
+// in every realm the request reaches: each token's realm (an unknown realm
+// needs every realm), each rule's realm (a user in every realm needs every
+// realm), and the realm the request names.
+func (c *Core) authorize(req *Request, targets []target, rules []events.Rule) error {
+	p := req.Principal
+	if p == nil {
+		return &ForbiddenError{Op: req.Op}
+	}
+	if !p.Can(req.Op) {
+		return &ForbiddenError{Principal: p, Op: req.Op}
+	}
+	need := func(realm string) error {
+		if p.InRealm(realm) {
+			return nil
+		}
+		return &ForbiddenError{Principal: p, Realm: realm, AllRealms: realm == ""}
+	}
+	if req.Realm != "" {
+		if err := need(req.Realm); err != nil {
+			return err
+		}
+	}
+	for _, t := range targets {
+		if err := need(t.realm); err != nil {
+			return err
+		}
+	}
+	for _, r := range rules {
+		if err := need(r.Realm); err != nil { // ScopeUser has no realm: it needs every realm
+			return err
+		}
+	}
+	return nil
 }
 
 // Revoke stores the revocations req asks for, waits for the live sidecars'
@@ -121,6 +186,9 @@ func (c *Core) Revoke(ctx context.Context, req Request) (Result, error) {
 	start := c.cfg.Now()
 	res := Result{RequestID: nuid.Next()}
 	targets, rules := c.plan(&req, start)
+	if err := c.authorize(&req, targets, rules); err != nil {
+		return Result{}, err
+	}
 	entries := make([]Entry, 0, len(targets)+len(rules))
 	for _, t := range targets {
 		ev := events.NewTokenRevocation(t.sum, t.tokenType, t.expiresAt, start)
@@ -145,16 +213,19 @@ func (c *Core) Revoke(ctx context.Context, req Request) (Result, error) {
 	var firstErr error
 	for i, o := range outcomes {
 		isRule := entries[i].Event.Kind == events.KindRule
+		counted := !isRule && !(i < len(targets) && targets[i].alias)
 		switch o.Status {
 		case Stored:
 			stored++
 			if isRule {
 				storedRules++
-			} else {
+			} else if counted {
 				res.Invalidated++
 			}
 		case AlreadyPresent:
-			res.PreviouslyInvalidated++
+			if counted {
+				res.PreviouslyInvalidated++
+			}
 		case Failed:
 			failed++
 			if firstErr == nil {
@@ -176,7 +247,7 @@ func (c *Core) Revoke(ctx context.Context, req Request) (Result, error) {
 		if wait != nil {
 			wait.Finish(0, 0)
 		}
-		c.log.Error().Err(firstErr).Str("request_id", res.RequestID).Str("dialect", req.Dialect).
+		c.log.Error().Err(firstErr).Str("request_id", res.RequestID).Str("op", string(req.Op)).
 			Int("stored", stored).Int("failed", failed).Msg("revocation not stored")
 		return Result{RequestID: res.RequestID}, fmt.Errorf("%w: %d of %d revocations not stored: %w", ErrUnavailable, failed, len(entries), firstErr)
 	}
@@ -185,7 +256,7 @@ func (c *Core) Revoke(ctx context.Context, req Request) (Result, error) {
 		c.countPropagation(details)
 		res.Details = append(res.Details, details...)
 	}
-	c.log.Info().Str("request_id", res.RequestID).Str("dialect", req.Dialect).Str("principal", req.Principal).
+	c.log.Info().Str("request_id", res.RequestID).Str("op", string(req.Op)).Stringer("principal", req.Principal).
 		Int("invalidated", res.Invalidated).Int("previously_invalidated", res.PreviouslyInvalidated).
 		Int("rules", storedRules).Int("errors", len(res.Details)).Dur("took", c.cfg.Now().Sub(start)).Msg("revoked")
 	return res, nil

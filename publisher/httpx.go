@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+
+	"github.com/revocast/revocast/publisher/auth"
 )
 
 // Limits shared by the dialects.
@@ -72,3 +74,11 @@ func ClientIP(r *http.Request) string {
 	}
 	return host
 }
+
+// Authenticator is what a dialect needs to authenticate callers
+// (*auth.Store implements it).
+type Authenticator interface {
+	Authenticate(kind auth.Kind, peer string, creds ...auth.Creds) (*auth.Principal, error)
+}
+
+var _ Authenticator = (*auth.Store)(nil)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/revocast/revocast/events"
 	"github.com/revocast/revocast/internal/jwtclaims"
+	"github.com/revocast/revocast/publisher/auth"
 )
 
 // Errors a dialect maps to its own error format.
@@ -16,7 +17,34 @@ var (
 	// ErrInvalidRequest: the canonical request is malformed (a dialect bug or
 	// an input the dialect did not bound).
 	ErrInvalidRequest = errors.New("invalid revocation request")
+	// ErrForbidden: the principal may not do this; see *ForbiddenError.
+	ErrForbidden = errors.New("forbidden")
 )
+
+// ForbiddenError says why a principal was refused; it matches ErrForbidden.
+type ForbiddenError struct {
+	Principal *auth.Principal
+	// Op is set when the principal may not use the format at all.
+	Op auth.Op
+	// Realm is the realm it may not act in ("" with AllRealms: the request
+	// reaches every realm, or a token whose realm is unknown).
+	Realm     string
+	AllRealms bool
+}
+
+func (e *ForbiddenError) Error() string {
+	switch {
+	case e.Op != "":
+		return fmt.Sprintf("%s may not use %s", e.Principal, e.Op)
+	case e.AllRealms:
+		return fmt.Sprintf("%s may not act in every realm (the request reaches all realms, or a token whose realm is unknown)", e.Principal)
+	default:
+		return fmt.Sprintf("%s may not act in realm [%s]", e.Principal, e.Realm)
+	}
+}
+
+// Is makes errors.Is(err, ErrForbidden) true.
+func (e *ForbiddenError) Is(target error) bool { return target == ErrForbidden }
 
 // Chaining is how far a token revocation reaches (Oracle Access Manager's
 // chaining_level).
@@ -53,16 +81,23 @@ func RefFromSum(sum events.Sum) TokenRef { return TokenRef{Sum: sum} }
 // with its type and chaining level), or it is nil and Realm and/or User name
 // a scope whose every token is revoked.
 type Request struct {
-	Dialect   string // which format it came in, for logs and metrics
-	Principal string // who asked, for logs
+	// Op is the format it came in (or the registry), which the principal
+	// must be allowed.
+	Op auth.Op
+	// Principal is who asked; every request must carry one.
+	Principal *auth.Principal
 
 	Token     *TokenRef
 	TokenType string // events.AccessToken, events.RefreshToken, or "" when unknown
 	Chaining  Chaining
+	// Aliases are other spellings of Token a client may have meant (OAM's
+	// documented curl double-encodes the token): they are revoked with it
+	// but not counted.
+	Aliases []TokenRef
 
-	// For a token: the realm (identity domain) the request was made in, and
-	// the client that asked, both informative until the registry knows tokens.
-	// For a scope request: the realm and/or user whose tokens are revoked.
+	// For a token: the realm (OAM identity domain) the request was made in,
+	// and the client that asked. For a scope request: the realm and/or user
+	// whose tokens are revoked.
 	Realm  string
 	User   string
 	Client string
@@ -72,6 +107,9 @@ type Request struct {
 func (r *Request) Validate() error {
 	if r.Token == nil && r.Realm == "" && r.User == "" {
 		return fmt.Errorf("%w: neither a token nor a realm or user", ErrInvalidRequest)
+	}
+	if r.Token == nil && len(r.Aliases) > 0 || len(r.Aliases) > 4 {
+		return fmt.Errorf("%w: aliases only go with a token, at most 4", ErrInvalidRequest)
 	}
 	for _, f := range []string{r.Realm, r.User, r.Client} {
 		if len(f) > events.MaxNameLen {

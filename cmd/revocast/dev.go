@@ -37,7 +37,19 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return usageErr(err)
 	}
+	p.noteExplicit(fs)
 	if err := errors.Join(c.validate(), p.validate(), s.validate(c.stream)); err != nil {
+		return usageErr(err)
+	}
+	cfg, err := loadConfig(c.configPath)
+	if err != nil {
+		return usageErr(err)
+	}
+	if err := os.MkdirAll(d.dataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	admin, tellAdmin, err := devAdmin(d.dataDir, c.configPath != "", getenv)
+	if err != nil {
 		return usageErr(err)
 	}
 	host, port, err := splitListen(d.natsListen)
@@ -84,12 +96,12 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	defer drain(subNC)
 
-	f, err := newFront(c, p, pubNC, pubLog)
+	f, err := newFront(c, p, cfg, admin, pubNC, pubLog)
 	if err != nil {
 		return err
 	}
 	defer f.close()
-	sc, err := newSidecar(c, s, subNC, subLog)
+	sc, err := newSidecar(c, s, cfg, subNC, subLog)
 	if err != nil {
 		return err
 	}
@@ -97,6 +109,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	subSrv.set(sc.handler)
 	fmt.Fprintf(stdout, "revocast dev: front on http://%s, sidecar on http://%s, NATS on %s, data in %s\n",
 		pubSrv.ln.Addr(), subSrv.ln.Addr(), ns.ClientURL(), d.dataDir)
+	tellAdmin(stdout, "http://"+pubSrv.ln.Addr().String())
 	stop := sc.run(ctx)
 
 	log.Info().Msg("shutting down: finishing in-flight requests")

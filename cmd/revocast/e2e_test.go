@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"sync"
@@ -155,7 +156,7 @@ func TestE2ETwoSidecarsAndAStoppedOne(t *testing.T) {
 // exactly one counts it as invalidated.
 func TestE2EFiftyConcurrentRevocationsOfOneToken(t *testing.T) {
 	d := startDev(t, t.TempDir(), nil)
-	pub2 := start(t, nil, "publisher", "--publisher-addr", "127.0.0.1:0", "--nats-url", d.nats)
+	pub2 := start(t, nil, "publisher", "--publisher-addr", "127.0.0.1:0", "--nats-url", d.nats, "--config", writeConfig(t, ""))
 	front2 := pub2.addr("publisher")
 	for _, f := range []string{d.front, front2} {
 		waitFor(t, "front ready", func() bool { return httpDo(t, "GET", f+"/readyz", "", "").code == 200 })
@@ -196,6 +197,7 @@ func TestE2EEnvironmentTwinsAndBadFlags(t *testing.T) {
 		{"dev", "--stale-policy", "sometimes"},
 		{"subscriber"}, // no --id
 		{"publisher", "--publish-timeout", "-1s"},
+		{"publisher"}, // no --config: no principal
 		{"nonsense"},
 	} {
 		p := start(t, nil, args...)
@@ -208,5 +210,56 @@ func TestE2EEnvironmentTwinsAndBadFlags(t *testing.T) {
 	<-p.done
 	if !strings.Contains(p.log(), "REVOCAST_CACHE_CAPACITY") {
 		t.Errorf("a bad environment value is not named: %s", p.log())
+	}
+}
+
+// Without a config, "revocast dev" creates an admin client at first start,
+// prints its secret once on standard output, and the front refuses requests
+// without credentials. The next start does not print the secret again and
+// the same credentials still work.
+func TestE2EDevAdminCreatedAtFirstStart(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"dev", "--data-dir", dir, "--publisher-addr", "127.0.0.1:0", "--subscriber-addr", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0"}
+	p := start(t, nil, args...)
+	front := p.addr("publisher")
+	var secret string
+	waitFor(t, "the admin secret on standard output", func() bool {
+		p.mu.Lock()
+		out := p.stdout.String()
+		p.mu.Unlock()
+		for _, l := range strings.Split(out, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(l), "secret:"); ok {
+				secret = strings.TrimSpace(v)
+			}
+		}
+		return secret != ""
+	})
+	if strings.Contains(p.log(), secret) {
+		t.Fatal("the admin secret is in the log")
+	}
+	r := httpDo(t, "DELETE", front+"/_security/oauth2/token", "application/json", `{"token":"t1"}`)
+	if r.code != 401 || r.hdr.Get("X-Elastic-Product") != "" {
+		t.Fatalf("no credentials: %d %s", r.code, r.body)
+	}
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:"+secret))
+	waitFor(t, "front ready", func() bool { return httpDo(t, "GET", front+"/readyz", "", "").code == 200 })
+	r = httpDo(t, "DELETE", front+"/_security/oauth2/token", "application/json", `{"token":"t1"}`, "Authorization", basic)
+	if r.code != 200 {
+		t.Fatalf("with the printed credentials: %d %s", r.code, r.body)
+	}
+	p.stop()
+
+	p2 := start(t, nil, args...)
+	front2 := p2.addr("publisher")
+	waitFor(t, "front ready", func() bool { return httpDo(t, "GET", front2+"/readyz", "", "").code == 200 })
+	r = httpDo(t, "DELETE", front2+"/_security/oauth2/token", "application/json", `{"token":"t1"}`, "Authorization", basic)
+	if r.code != 200 || r.body != fmt.Sprintf(counts, 0, 1, 0) {
+		t.Fatalf("after restart: %d %s", r.code, r.body)
+	}
+	p2.mu.Lock()
+	out := p2.stdout.String()
+	p2.mu.Unlock()
+	if strings.Contains(out, secret) || !strings.Contains(out, "printed at first start") {
+		t.Fatalf("second start printed %q", out)
 	}
 }

@@ -19,7 +19,7 @@ func TestOfficialGoElasticsearchClient(t *testing.T) {
 	dc, _ := cache.New(cache.Config{Capacity: 1000})
 	defer dc.Close()
 	side := sys.addSidecar("side", dc)
-	es, err := elasticsearch.NewTypedClient(elasticsearch.Config{Addresses: []string{sys.url}})
+	es, err := elasticsearch.NewTypedClient(elasticsearch.Config{Addresses: []string{sys.url}, Username: testID, Password: testSecret})
 	if err != nil {
 		t.Fatal(err)
 	}

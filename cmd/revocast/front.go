@@ -18,6 +18,7 @@ import (
 
 	"github.com/revocast/revocast/events"
 	"github.com/revocast/revocast/publisher"
+	"github.com/revocast/revocast/publisher/auth"
 	"github.com/revocast/revocast/publisher/server"
 )
 
@@ -37,7 +38,17 @@ func newRegistry() *prometheus.Registry {
 
 // newFront builds the front on nc: it ensures the stream in the background
 // (the front is ready once it exists) and tracks sidecars.
-func newFront(c commonOpts, o pubOpts, nc *nats.Conn, log zerolog.Logger) (*front, error) {
+func newFront(c commonOpts, o pubOpts, cfg *config, extra []auth.Credential, nc *nats.Conn, log zerolog.Logger) (*front, error) {
+	ac := cfg.auth
+	ac.Credentials = append(append([]auth.Credential(nil), ac.Credentials...), extra...)
+	store, err := auth.NewStore(ac)
+	if err != nil {
+		return nil, err
+	}
+	maxBody := int64(o.maxBody)
+	if cfg.maxBody > 0 && !o.maxBodySet {
+		maxBody = cfg.maxBody
+	}
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(8192))
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
@@ -49,9 +60,9 @@ func newFront(c commonOpts, o pubOpts, nc *nats.Conn, log zerolog.Logger) (*fron
 	if err != nil {
 		return nil, err
 	}
-	store := publisher.NewJetStreamStore(js, c.stream, o.publishTimeout, m.StoreMetrics())
+	jsStore := publisher.NewJetStreamStore(js, c.stream, o.publishTimeout, m.StoreMetrics())
 	core := publisher.NewCore(publisher.Config{Origin: origin, MaxTokenLifetime: c.lifetime,
-		PropagationTimeout: o.propagationTimeout}, store, tracker, log, m)
+		PropagationTimeout: o.propagationTimeout, IssuerRealms: cfg.issuerRealms}, jsStore, tracker, log, m)
 
 	ctx, stop := context.WithCancel(context.Background())
 	var streamReady atomic.Bool
@@ -80,7 +91,7 @@ func newFront(c commonOpts, o pubOpts, nc *nats.Conn, log zerolog.Logger) (*fron
 		}
 		return nil
 	}
-	h := server.New(server.Options{Core: core, Log: log, Metrics: m, Gatherer: reg, Ready: ready, MaxBody: int64(o.maxBody)})
+	h := server.New(server.Options{Core: core, Auth: store, Log: log, Metrics: m, Gatherer: reg, Ready: ready, MaxBody: maxBody})
 	return &front{handler: h, core: core, tracker: tracker, stop: stop}, nil
 }
 

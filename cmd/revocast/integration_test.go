@@ -55,7 +55,7 @@ func newSystem(t testing.TB, tweak ...func(*pubOpts)) *system {
 	for _, f := range tweak {
 		f(&p)
 	}
-	f, err := newFront(c, p, natstest.Connect(t, ns), zerolog.Nop())
+	f, err := newFront(c, p, &config{}, adminCreds(testID, testHash()), natstest.Connect(t, ns), zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestPropagationTimeoutZeroDoesNotWait(t *testing.T) {
 	ns := natstest.Start(t)
 	c, p := defaultOpts()
 	p.propagationTimeout = 0
-	f, err := newFront(c, p, natstest.Connect(t, ns), zerolog.Nop())
+	f, err := newFront(c, p, &config{}, adminCreds(testID, testHash()), natstest.Connect(t, ns), zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

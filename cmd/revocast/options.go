@@ -14,7 +14,8 @@ import (
 
 // commonOpts are shared by every command.
 type commonOpts struct {
-	natsURL   string
+	configPath string
+	natsURL    string
 	logFormat string
 	logLevel  string
 	stream    string
@@ -26,6 +27,7 @@ func (o *commonOpts) register(fs *flag.FlagSet, withNATSURL bool) {
 	if withNATSURL {
 		fs.StringVar(&o.natsURL, "nats-url", "nats://127.0.0.1:4222", "NATS server URL(s), comma-separated for a cluster")
 	}
+	fs.StringVar(&o.configPath, "config", "", "YAML file with principals (hashed secrets), realms and limits; see README")
 	fs.StringVar(&o.logFormat, "log-format", "json", "log format: json or console")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&o.stream, "stream", events.DefaultStreamName, "name of the JetStream revocation stream")
@@ -63,6 +65,7 @@ type pubOpts struct {
 	presenceTimeout    time.Duration
 	dedupWindow        time.Duration
 	maxBody            byteSize
+	maxBodySet         bool // given as a flag or environment variable: wins over the config file
 }
 
 func (o *pubOpts) register(fs *flag.FlagSet) {
@@ -74,6 +77,15 @@ func (o *pubOpts) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.presenceTimeout, "presence-timeout", 5*time.Second, "a sidecar silent for this long is no longer waited for")
 	fs.DurationVar(&o.dedupWindow, "dedup-window", events.DefaultDuplicateWindow, "JetStream duplicate window for retried publishes")
 	fs.Var(&o.maxBody, "max-body", "largest request body accepted (e.g. 65536 or 64KiB)")
+}
+
+// noteExplicit records which flags were given, after parsing.
+func (o *pubOpts) noteExplicit(fs *flag.FlagSet) {
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "max-body" {
+			o.maxBodySet = true
+		}
+	})
 }
 
 func (o *pubOpts) validate() error {
@@ -107,13 +119,22 @@ func (o *subOpts) register(fs *flag.FlagSet, defaultID string) {
 	fs.Var(&o.issuerRealms, "issuer-realm", "map a JWT issuer to a realm name, ISSUER=REALM (repeatable or comma-separated)")
 }
 
-func (o *subOpts) config(stream string) subscriber.Config {
+// config returns the sidecar's configuration; issuer realms from the file
+// are merged under those given as flags.
+func (o *subOpts) config(stream string, fileRealms map[string]string) subscriber.Config {
+	realms := map[string]string{}
+	for k, v := range fileRealms {
+		realms[k] = v
+	}
+	for k, v := range o.issuerRealms {
+		realms[k] = v
+	}
 	return subscriber.Config{ID: o.id, Stream: stream, MaxStaleness: o.maxStaleness,
-		StalePolicy: subscriber.StalePolicy(o.stalePolicy), HeartbeatInterval: o.heartbeat, IssuerRealms: o.issuerRealms}
+		StalePolicy: subscriber.StalePolicy(o.stalePolicy), HeartbeatInterval: o.heartbeat, IssuerRealms: realms}
 }
 
 func (o *subOpts) validate(stream string) error {
-	c := o.config(stream)
+	c := o.config(stream, nil)
 	errs := []error{c.Validate()}
 	if o.capacity < 1 {
 		errs = append(errs, fmt.Errorf("--cache-capacity must be positive, got %d", o.capacity))

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/revocast/revocast/internal/natstest"
+	"github.com/revocast/revocast/publisher/auth"
 )
 
 // binary is the revocast binary built once for the end-to-end tests.
@@ -187,8 +188,38 @@ type devProc struct {
 	front, side, nats string
 }
 
+// The admin client the end-to-end tests use (REVOCAST_DEV_CLIENT).
+const (
+	testID     = "e2e"
+	testSecret = "e2e-secret"
+	testBasic  = "Basic ZTJlOmUyZS1zZWNyZXQ=" // e2e:e2e-secret
+)
+
+// testHash is testSecret's hash, computed once.
+var testHash = sync.OnceValue(func() string {
+	h, err := auth.HashSecret(testSecret)
+	if err != nil {
+		panic(err)
+	}
+	return h
+})
+
+// writeConfig writes a --config file giving the test principal every right.
+func writeConfig(t testing.TB, extra string) string {
+	t.Helper()
+	h := testHash()
+	body := fmt.Sprintf("clients:\n  - {id: %s, secret_hash: '%s', allow: ['*'], realms: ['*']}\n"+
+		"users:\n  - {username: %s, password_hash: '%s', allow: ['*'], realms: ['*']}\n%s", testID, h, testID, h, extra)
+	path := filepath.Join(t.TempDir(), "revocast.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func startDev(t *testing.T, dir string, env []string, extra ...string) *devProc {
 	t.Helper()
+	env = append([]string{"REVOCAST_DEV_CLIENT=" + testID + ":" + testSecret}, env...)
 	args := append([]string{"dev", "--data-dir", dir, "--publisher-addr", "127.0.0.1:0", "--subscriber-addr", "127.0.0.1:0",
 		"--nats-listen", "127.0.0.1:0"}, extra...)
 	p := start(t, env, args...)
@@ -238,9 +269,12 @@ func check(side, token string) int {
 	return resp.StatusCode
 }
 
+// esRevoke sends an Elasticsearch revocation as the test principal (hdr
+// may override Authorization).
 func esRevoke(t testing.TB, front, body string, hdr ...string) response {
 	t.Helper()
-	return httpDo(t, http.MethodDelete, front+"/_security/oauth2/token", "application/json", body, hdr...)
+	return httpDo(t, http.MethodDelete, front+"/_security/oauth2/token", "application/json", body,
+		append([]string{"Authorization", testBasic}, hdr...)...)
 }
 
 func waitFor(t testing.TB, what string, cond func() bool) {

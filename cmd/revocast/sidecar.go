@@ -19,7 +19,7 @@ type sidecar struct {
 	done    chan error
 }
 
-func newSidecar(c commonOpts, o subOpts, nc *nats.Conn, log zerolog.Logger) (*sidecar, error) {
+func newSidecar(c commonOpts, o subOpts, cfg *config, nc *nats.Conn, log zerolog.Logger) (*sidecar, error) {
 	dc, err := cache.New(cache.Config{Capacity: o.capacity, OnCapacityExhausted: func(cache.Entry) {
 		log.Error().Msg("deny-cache capacity exhausted: an unexpired revocation was evicted; raise --cache-capacity")
 	}})
@@ -27,7 +27,7 @@ func newSidecar(c commonOpts, o subOpts, nc *nats.Conn, log zerolog.Logger) (*si
 		return nil, err
 	}
 	reg := newRegistry()
-	sub, err := subscriber.New(o.config(c.stream), nc, dc, log, reg)
+	sub, err := subscriber.New(o.config(c.stream, cfg.issuerRealms), nc, dc, log, reg)
 	if err != nil {
 		dc.Close()
 		return nil, err

@@ -42,8 +42,16 @@ func runPublisher(ctx context.Context, args []string, getenv func(string) string
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return usageErr(err)
 	}
+	p.noteExplicit(fs)
 	if err := errors.Join(c.validate(), p.validate()); err != nil {
 		return usageErr(err)
+	}
+	cfg, err := loadConfig(c.configPath)
+	if err != nil {
+		return usageErr(err)
+	}
+	if len(cfg.auth.Credentials) == 0 {
+		return usageErr(errors.New("--config must name at least one principal: the front refuses every request without one (see README, revocast hash-secret)"))
 	}
 	log, err := newLogger(c.logFormat, c.logLevel, stderr)
 	if err != nil {
@@ -59,7 +67,7 @@ func runPublisher(ctx context.Context, args []string, getenv func(string) string
 		srv.shutdown(time.Second)
 		return err
 	}
-	f, err := newFront(c, p, nc, log)
+	f, err := newFront(c, p, cfg, nil, nc, log)
 	if err != nil {
 		srv.shutdown(time.Second)
 		nc.Close()
@@ -87,6 +95,10 @@ func runSubscriber(ctx context.Context, args []string, getenv func(string) strin
 	if err := errors.Join(c.validate(), s.validate(c.stream)); err != nil {
 		return usageErr(err)
 	}
+	cfg, err := loadConfig(c.configPath)
+	if err != nil {
+		return usageErr(err)
+	}
 	log, err := newLogger(c.logFormat, c.logLevel, stderr)
 	if err != nil {
 		return usageErr(err)
@@ -101,7 +113,7 @@ func runSubscriber(ctx context.Context, args []string, getenv func(string) strin
 		srv.shutdown(time.Second)
 		return err
 	}
-	sc, err := newSidecar(c, s, nc, log)
+	sc, err := newSidecar(c, s, cfg, nc, log)
 	if err != nil {
 		srv.shutdown(time.Second)
 		nc.Close()

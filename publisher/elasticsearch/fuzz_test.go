@@ -57,8 +57,9 @@ func FuzzHandler(f *testing.F) {
 		r := httptest.NewRequest(http.MethodDelete, "/", bytes.NewReader(body))
 		r.URL.RawQuery = query
 		r.Header.Set("Content-Type", ct)
+		r.Header.Set("Authorization", superuser)
 		w := httptest.NewRecorder()
-		New(&fakeCore{}, Options{}).ServeHTTP(w, r)
+		newHandler(&fakeCore{}).ServeHTTP(w, r)
 		if w.Code >= 500 {
 			t.Fatalf("status %d for %q: %s", w.Code, body, w.Body)
 		}

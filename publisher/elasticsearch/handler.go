@@ -11,6 +11,7 @@ import (
 
 	"github.com/revocast/revocast/events"
 	"github.com/revocast/revocast/publisher"
+	"github.com/revocast/revocast/publisher/auth"
 )
 
 // Route is the path Elasticsearch serves token invalidation on.
@@ -18,6 +19,8 @@ const Route = "/_security/oauth2/token"
 
 // Options configure the handler.
 type Options struct {
+	// Auth authenticates Elasticsearch users (Basic) and API keys (ApiKey).
+	Auth publisher.Authenticator
 	// MaxBody bounds the request body (publisher.DefaultMaxBody when zero).
 	MaxBody int64
 	Log     zerolog.Logger
@@ -74,6 +77,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	principal, ok := h.authenticate(rp, r)
+	if !ok {
+		return
+	}
 	if msg := unknownParams(q); msg != "" {
 		rp.sendError(http.StatusBadRequest, "illegal_argument_exception", msg, nil)
 		return
@@ -110,7 +117,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rp.sendError(http.StatusBadRequest, "action_request_validation_exception", validationReason(problems), nil)
 		return
 	}
-	req.Dialect = "elasticsearch"
+	req.Op, req.Principal = auth.OpElasticsearch, principal
 	res, err := h.core.Revoke(r.Context(), req)
 	if err != nil {
 		h.sendCoreError(rp, err)
@@ -120,6 +127,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) sendCoreError(rp *reply, err error) {
+	var fe *publisher.ForbiddenError
+	if errors.As(err, &fe) {
+		rp.sendError(http.StatusForbidden, "security_exception", forbiddenReason(fe), nil)
+		return
+	}
 	if errors.Is(err, publisher.ErrInvalidRequest) {
 		rp.sendError(http.StatusBadRequest, "action_request_validation_exception", "Validation Failed: 1: "+err.Error()+";", nil)
 		return

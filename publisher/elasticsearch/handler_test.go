@@ -8,11 +8,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/revocast/revocast/events"
 	"github.com/revocast/revocast/publisher"
+	"github.com/revocast/revocast/publisher/auth"
 )
 
 // fakeCore records requests and answers a fixed result.
@@ -29,7 +31,36 @@ func (f *fakeCore) Revoke(_ context.Context, r publisher.Request) (publisher.Res
 
 type call struct {
 	method, target, contentType, accept, body string
+	// auth is the Authorization header; "" sends the test superuser's Basic
+	// credentials, "-" sends none.
+	auth string
 }
+
+var testAuth = func() *auth.Store {
+	h := func(s string) string {
+		v, err := auth.HashSecret(s)
+		if err != nil {
+			panic(err)
+		}
+		return v
+	}
+	s, err := auth.NewStore(auth.Config{FailuresPerMinute: 60, FailureBurst: 5, Credentials: []auth.Credential{
+		{Kind: auth.KindUser, ID: "elastic", SecretHash: h("changeme"), Allow: []string{"*"}, Realms: []string{"*"}},
+		{Kind: auth.KindAPIKey, ID: "VuaCfGcBCdbkQm-e5aOx", SecretHash: h("ui2lp2axTNmsyakw9tvNnw"), Allow: []string{"elasticsearch"}, Realms: []string{"*"}},
+	}})
+	if err != nil {
+		panic(err)
+	}
+	return s
+}()
+
+func newHandler(core publisher.Revoker) *Handler {
+	return New(core, Options{Auth: testAuth})
+}
+
+const superuser = "Basic ZWxhc3RpYzpjaGFuZ2VtZQ==" // elastic:changeme
+
+var nextPeer atomic.Int64
 
 func do(t *testing.T, h http.Handler, c call) *httptest.ResponseRecorder {
 	t.Helper()
@@ -44,11 +75,19 @@ func do(t *testing.T, h http.Handler, c call) *httptest.ResponseRecorder {
 		body = strings.NewReader(c.body)
 	}
 	r := httptest.NewRequest(c.method, c.target, body)
+	r.RemoteAddr = fmt.Sprintf("192.0.2.%d:1234", nextPeer.Add(1)%250+1) // failures of one test do not limit another
 	if c.contentType != "" {
 		r.Header.Set("Content-Type", c.contentType)
 	}
 	if c.accept != "" {
 		r.Header.Set("Accept", c.accept)
+	}
+	switch c.auth {
+	case "":
+		r.Header.Set("Authorization", superuser)
+	case "-":
+	default:
+		r.Header.Set("Authorization", c.auth)
 	}
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
@@ -121,7 +160,7 @@ func TestErrorBodiesAreExact(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			core := &fakeCore{}
-			w := do(t, New(core, Options{}), tc.c)
+			w := do(t, newHandler(core), tc.c)
 			if w.Code != tc.status {
 				t.Errorf("status = %d, want %d", w.Code, tc.status)
 			}
@@ -183,7 +222,7 @@ func TestSuccessBodiesAndRequests(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			core := &fakeCore{res: publisher.Result{Invalidated: 1}}
-			w := do(t, New(core, Options{}), call{contentType: "application/json", body: tc.body})
+			w := do(t, newHandler(core), call{contentType: "application/json", body: tc.body})
 			if w.Code != 200 {
 				t.Fatalf("status %d: %s", w.Code, w.Body)
 			}
@@ -206,7 +245,7 @@ func TestVendorMediaTypeWithAndWithoutSpace(t *testing.T) {
 		"application/json; charset=UTF-8",
 	} {
 		core := &fakeCore{}
-		w := do(t, New(core, Options{}), call{contentType: ct, accept: ct, body: `{"token":"x"}`})
+		w := do(t, newHandler(core), call{contentType: ct, accept: ct, body: `{"token":"x"}`})
 		if w.Code != 200 {
 			t.Errorf("%q: status %d %s", ct, w.Code, w.Body)
 			continue
@@ -230,18 +269,18 @@ func TestErrorDetailsAndErrorTrace(t *testing.T) {
 		{Kind: publisher.DetailPropagation, Subscriber: "s2", Token: sum, Err: errors.New("deny-cache did not admit the entry after 10 attempts")},
 		{Kind: publisher.DetailTimeout, Subscriber: "s3", Pending: 1, Timeout: time.Second},
 	}}}
-	w := do(t, New(core, Options{}), call{contentType: "application/json", body: `{"token":"t"}`})
+	w := do(t, newHandler(core), call{contentType: "application/json", body: `{"token":"t"}`})
 	want := `{"invalidated_tokens":1,"previously_invalidated_tokens":0,"error_count":2,"error_details":[` +
 		`{"type":"propagation_exception","reason":"subscriber [s2] could not apply the revocation of token [` + sum.Short() + `]","caused_by":{"type":"cache_admission_exception","reason":"deny-cache did not admit the entry after 10 attempts"}},` +
 		`{"type":"timeout_exception","reason":"subscriber [s3] did not confirm [1] revocation(s) within [1s]; they are stored and will apply when that subscriber catches up"}]}` + "\n"
 	if got := w.Body.String(); got != want {
 		t.Errorf("body =\n%s\nwant\n%s", got, want)
 	}
-	w = do(t, New(core, Options{}), call{target: Route + "?error_trace=true", contentType: "application/json", body: `{"token":"t"}`})
+	w = do(t, newHandler(core), call{target: Route + "?error_trace=true", contentType: "application/json", body: `{"token":"t"}`})
 	if !strings.Contains(w.Body.String(), `"stack_trace":"RevocastException[propagation_exception`) {
 		t.Errorf("error_trace=true gave no stack_trace: %s", w.Body)
 	}
-	w = do(t, New(core, Options{}), call{contentType: "application/json", body: `{"token":"t"}`})
+	w = do(t, newHandler(core), call{contentType: "application/json", body: `{"token":"t"}`})
 	if strings.Contains(w.Body.String(), "stack_trace") {
 		t.Errorf("stack_trace without error_trace: %s", w.Body)
 	}
@@ -249,7 +288,7 @@ func TestErrorDetailsAndErrorTrace(t *testing.T) {
 
 func TestPretty(t *testing.T) {
 	core := &fakeCore{res: publisher.Result{Invalidated: 1}}
-	w := do(t, New(core, Options{}), call{target: Route + "?pretty", contentType: "application/json", body: `{"token":"t"}`})
+	w := do(t, newHandler(core), call{target: Route + "?pretty", contentType: "application/json", body: `{"token":"t"}`})
 	want := "{\n  \"invalidated_tokens\" : 1,\n  \"previously_invalidated_tokens\" : 0,\n  \"error_count\" : 0\n}\n"
 	if w.Body.String() != want {
 		t.Errorf("pretty body =\n%q\nwant\n%q", w.Body.String(), want)
@@ -258,7 +297,7 @@ func TestPretty(t *testing.T) {
 
 func TestUnavailableIs503InElasticsearchShape(t *testing.T) {
 	core := &fakeCore{err: fmt.Errorf("%w: stream down", publisher.ErrUnavailable)}
-	w := do(t, New(core, Options{}), call{contentType: "application/json", body: `{"token":"t"}`})
+	w := do(t, newHandler(core), call{contentType: "application/json", body: `{"token":"t"}`})
 	if w.Code != 503 {
 		t.Fatalf("status %d", w.Code)
 	}

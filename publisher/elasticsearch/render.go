@@ -10,18 +10,20 @@ import (
 // ErrorCause is Elasticsearch's error object, as it appears in error_details
 // and (with root_cause) in error responses. Fields are in Elasticsearch's order.
 type ErrorCause struct {
-	Type       string      `json:"type"`
-	Reason     string      `json:"reason,omitempty"`
-	CausedBy   *ErrorCause `json:"caused_by,omitempty"`
-	StackTrace string      `json:"stack_trace,omitempty"`
+	Type       string              `json:"type"`
+	Reason     string              `json:"reason,omitempty"`
+	CausedBy   *ErrorCause         `json:"caused_by,omitempty"`
+	Header     map[string][]string `json:"header,omitempty"`
+	StackTrace string              `json:"stack_trace,omitempty"`
 }
 
 type errorBody struct {
-	RootCause  []ErrorCause `json:"root_cause"`
-	Type       string       `json:"type"`
-	Reason     string       `json:"reason"`
-	CausedBy   *ErrorCause  `json:"caused_by,omitempty"`
-	StackTrace string       `json:"stack_trace,omitempty"`
+	RootCause  []ErrorCause        `json:"root_cause"`
+	Type       string              `json:"type"`
+	Reason     string              `json:"reason"`
+	CausedBy   *ErrorCause         `json:"caused_by,omitempty"`
+	Header     map[string][]string `json:"header,omitempty"`
+	StackTrace string              `json:"stack_trace,omitempty"`
 }
 
 type errorResponse struct {
@@ -87,8 +89,14 @@ func (rp *reply) send(status int, v any) {
 // sendError renders an error response. root_cause entries are rendered
 // without caused_by, as Elasticsearch renders them.
 func (rp *reply) sendError(status int, typ, reason string, causedBy *ErrorCause) {
-	root := ErrorCause{Type: typ, Reason: reason}
-	body := errorBody{Type: typ, Reason: reason, CausedBy: causedBy}
+	rp.sendErrorWithHeader(status, typ, reason, causedBy, nil)
+}
+
+// sendErrorWithHeader also renders the "header" metadata Elasticsearch puts
+// in security exceptions (the WWW-Authenticate values of a 401).
+func (rp *reply) sendErrorWithHeader(status int, typ, reason string, causedBy *ErrorCause, header map[string][]string) {
+	root := ErrorCause{Type: typ, Reason: reason, Header: header}
+	body := errorBody{Type: typ, Reason: reason, CausedBy: causedBy, Header: header}
 	if rp.errorTrace {
 		root.StackTrace = stackTrace(typ, reason, causedBy)
 		body.StackTrace = root.StackTrace

@@ -18,6 +18,7 @@ import (
 // Options configure the front's handler.
 type Options struct {
 	Core     publisher.Revoker
+	Auth     publisher.Authenticator
 	Log      zerolog.Logger
 	Metrics  *publisher.Metrics  // nil: no per-route metrics
 	Gatherer prometheus.Gatherer // nil: no /metrics
@@ -35,7 +36,7 @@ type route struct {
 // New returns the front's handler.
 func New(o Options) http.Handler {
 	routes := []route{
-		{"elasticsearch", elasticsearch.Route, elasticsearch.New(o.Core, elasticsearch.Options{MaxBody: o.MaxBody, Log: o.Log})},
+		{"elasticsearch", elasticsearch.Route, elasticsearch.New(o.Core, elasticsearch.Options{Auth: o.Auth, MaxBody: o.MaxBody, Log: o.Log})},
 	}
 	mux := http.NewServeMux()
 	for _, rt := range routes {

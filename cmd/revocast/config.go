@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/revocast/revocast/publisher/auth"
+)
+
+// fileConfig is the --config YAML file: what flags cannot hold.
+type fileConfig struct {
+	Clients []struct {
+		ID         string   `yaml:"id"`
+		SecretHash string   `yaml:"secret_hash"`
+		Allow      []string `yaml:"allow"`
+		Realms     []string `yaml:"realms"`
+	} `yaml:"clients"`
+	Users []struct {
+		Username     string   `yaml:"username"`
+		PasswordHash string   `yaml:"password_hash"`
+		Allow        []string `yaml:"allow"`
+		Realms       []string `yaml:"realms"`
+	} `yaml:"users"`
+	APIKeys []struct {
+		ID      string   `yaml:"id"`
+		KeyHash string   `yaml:"key_hash"`
+		Allow   []string `yaml:"allow"`
+		Realms  []string `yaml:"realms"`
+	} `yaml:"api_keys"`
+	Realms []struct {
+		Name    string   `yaml:"name"`
+		Issuers []string `yaml:"issuers"`
+	} `yaml:"realms"`
+	Limits struct {
+		MaxBody               string `yaml:"max_body"`
+		AuthFailuresPerMinute int    `yaml:"auth_failures_per_minute"`
+		AuthFailureBurst      int    `yaml:"auth_failure_burst"`
+	} `yaml:"limits"`
+}
+
+// config is the validated configuration.
+type config struct {
+	auth         auth.Config
+	issuerRealms map[string]string
+	maxBody      int64 // 0: not set
+}
+
+// maxConfigSize bounds the file.
+const maxConfigSize = 4 << 20
+
+// loadConfig reads and validates the file at path; "" is an empty configuration.
+func loadConfig(path string) (*config, error) {
+	if path == "" {
+		return &config{issuerRealms: map[string]string{}}, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--config: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("--config %s: %w", path, err)
+	}
+	if len(b) > maxConfigSize {
+		return nil, fmt.Errorf("--config %s: larger than %d bytes", path, maxConfigSize)
+	}
+	c, err := parseConfig(b)
+	if err != nil {
+		return nil, fmt.Errorf("--config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// parseConfig parses and validates a configuration, reporting every problem
+// at once. Unknown keys are errors (a misspelt key must not silently drop a
+// restriction).
+func parseConfig(b []byte) (*config, error) {
+	var fc fileConfig
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("not a valid configuration: %w", err)
+	}
+	c := &config{issuerRealms: map[string]string{}}
+	for _, cl := range fc.Clients {
+		c.auth.Credentials = append(c.auth.Credentials, auth.Credential{Kind: auth.KindClient, ID: cl.ID,
+			SecretHash: cl.SecretHash, Allow: cl.Allow, Realms: cl.Realms})
+	}
+	for _, u := range fc.Users {
+		c.auth.Credentials = append(c.auth.Credentials, auth.Credential{Kind: auth.KindUser, ID: u.Username,
+			SecretHash: u.PasswordHash, Allow: u.Allow, Realms: u.Realms})
+	}
+	for _, k := range fc.APIKeys {
+		c.auth.Credentials = append(c.auth.Credentials, auth.Credential{Kind: auth.KindAPIKey, ID: k.ID,
+			SecretHash: k.KeyHash, Allow: k.Allow, Realms: k.Realms})
+	}
+	c.auth.FailuresPerMinute = fc.Limits.AuthFailuresPerMinute
+	c.auth.FailureBurst = fc.Limits.AuthFailureBurst
+	errs := []error{c.auth.Validate()}
+	names := map[string]bool{}
+	for i, r := range fc.Realms {
+		if r.Name == "" || len(r.Name) > 1024 || r.Name == auth.Any {
+			errs = append(errs, fmt.Errorf("realm #%d: name must be 1 to 1024 characters and not %q", i+1, auth.Any))
+		}
+		if names[r.Name] {
+			errs = append(errs, fmt.Errorf("realm %q is defined twice", r.Name))
+		}
+		names[r.Name] = true
+		for _, iss := range r.Issuers {
+			if iss == "" {
+				errs = append(errs, fmt.Errorf("realm %q: an empty issuer", r.Name))
+				continue
+			}
+			if other, dup := c.issuerRealms[iss]; dup && other != r.Name {
+				errs = append(errs, fmt.Errorf("issuer %q belongs to realms %q and %q", iss, other, r.Name))
+			}
+			c.issuerRealms[iss] = r.Name
+		}
+	}
+	if fc.Limits.MaxBody != "" {
+		var bs byteSize
+		if err := bs.Set(fc.Limits.MaxBody); err != nil {
+			errs = append(errs, fmt.Errorf("limits.max_body: %w", err))
+		} else if bs > 16<<20 {
+			errs = append(errs, fmt.Errorf("limits.max_body: at most 16MiB"))
+		}
+		c.maxBody = int64(bs)
+	}
+	if fc.Limits.AuthFailuresPerMinute < 0 || fc.Limits.AuthFailureBurst < 0 {
+		errs = append(errs, fmt.Errorf("limits: auth failure limits must not be negative"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("%d problem(s):\n  %w", countLines(err), indent(err))
+	}
+	return c, nil
+}
+
+func countLines(err error) int { return strings.Count(err.Error(), "\n") + 1 }
+
+type indented struct{ err error }
+
+func (i indented) Error() string { return strings.ReplaceAll(i.err.Error(), "\n", "\n  ") }
+func (i indented) Unwrap() error { return i.err }
+
+func indent(err error) error { return indented{err} }
