@@ -16,11 +16,11 @@ import (
 type commonOpts struct {
 	configPath string
 	natsURL    string
-	logFormat string
-	logLevel  string
-	stream    string
-	replicas  int
-	lifetime  time.Duration
+	logFormat  string
+	logLevel   string
+	stream     string
+	replicas   int
+	lifetime   time.Duration
 }
 
 func (o *commonOpts) register(fs *flag.FlagSet, withNATSURL bool) {
