@@ -35,7 +35,11 @@ func TestClusterR3ConcurrentRequestsStoreOnce(t *testing.T) {
 	})
 	var stores []*JetStreamStore
 	for _, n := range nodes {
-		stores = append(stores, NewJetStreamStore(natstest.JetStream(t, n), events.DefaultStreamName, 10*time.Second, StoreMetrics{}))
+		st, err := NewJetStreamStore(natstest.Connect(t, n), events.DefaultStreamName, 10*time.Second, StoreMetrics{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stores = append(stores, st)
 	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -69,24 +70,29 @@ type StoreMetrics struct {
 // JetStreamStore is the Store on a JetStream stream.
 type JetStreamStore struct {
 	js      jetstream.JetStream
+	pipe    *Pipeline
 	stream  string
 	timeout time.Duration
 	metrics StoreMetrics
 }
 
-// NewJetStreamStore returns a store publishing to the stream named stream;
-// each Append retries failed publishes with exponential backoff for up to
-// timeout (the --publish-timeout).
-func NewJetStreamStore(js jetstream.JetStream, stream string, timeout time.Duration, m StoreMetrics) *JetStreamStore {
-	return &JetStreamStore{js: js, stream: stream, timeout: timeout, metrics: m}
+// NewJetStreamStore returns a store publishing to the stream named stream
+// over nc; each Append retries failed publishes with exponential backoff for
+// up to timeout (the --publish-timeout).
+func NewJetStreamStore(nc *nats.Conn, stream string, timeout time.Duration, m StoreMetrics) (*JetStreamStore, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	pipe, err := NewPipeline(nc, 0)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return &JetStreamStore{js: js, pipe: pipe, stream: stream, timeout: timeout, metrics: m}, nil
 }
 
-type pendingPub struct {
-	idx     int
-	fut     jetstream.PubAckFuture
-	pubErr  error
-	attempt int
-}
+// Close releases the store's subscription.
+func (s *JetStreamStore) Close() { s.pipe.Close() }
 
 // Append implements Store. Every entry is published asynchronously; those
 // that fail for a transient reason are retried with the same message id
@@ -139,47 +145,42 @@ func (s *JetStreamStore) Append(ctx context.Context, entries []Entry) []Outcome 
 // publishRound publishes the entries in todo once and returns those to retry.
 func (s *JetStreamStore) publishRound(ctx context.Context, entries []Entry, payloads [][]byte, todo []int,
 	attempt int, out []Outcome, lastErr []error) []int {
-	pubs := make([]pendingPub, 0, len(todo))
-	for _, i := range todo {
+	msgs := make([]*nats.Msg, len(todo))
+	now := time.Now()
+	for k, i := range todo {
 		e := &entries[i]
-		msg := nats.NewMsg(e.Event.Subject())
-		msg.Data = payloads[i]
-		opts := []jetstream.PublishOpt{
-			jetstream.WithMsgID(e.MsgID),
-			jetstream.WithMsgTTL(events.MsgTTL(e.Event.ExpiresAt, time.Now())),
-			jetstream.WithExpectStream(s.stream),
-		}
+		m := nats.NewMsg(e.Event.Subject())
+		m.Data = payloads[i]
+		m.Header.Set(jetstream.MsgIDHeader, e.MsgID)
+		m.Header.Set(jetstream.MsgTTLHeader, ttlHeader(events.MsgTTL(e.Event.ExpiresAt, now)))
+		m.Header.Set(jetstream.ExpectedStreamHeader, s.stream)
 		if e.OnlyIfAbsent {
-			opts = append(opts, jetstream.WithExpectLastSequencePerSubject(0))
+			m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
 		}
-		if dl, ok := ctx.Deadline(); ok {
-			opts = append(opts, jetstream.WithStallWait(max(time.Until(dl), time.Millisecond)))
-		}
-		fut, err := s.js.PublishMsgAsync(msg, opts...)
-		pubs = append(pubs, pendingPub{idx: i, fut: fut, pubErr: err, attempt: attempt})
+		msgs[k] = m
 	}
+	acks := s.pipe.PublishAll(ctx, msgs)
 	var retry []int
-	for _, p := range pubs {
-		err := p.pubErr
+	for k, i := range todo {
+		err := acks[k].Err
 		if err == nil {
-			select {
-			case <-p.fut.Ok():
-				out[p.idx] = Outcome{Status: Stored}
-				continue
-			case err = <-p.fut.Err():
-			case <-ctx.Done():
-				err = ctx.Err()
-			}
-		}
-		st, classified := s.classify(ctx, &entries[p.idx], err, attempt)
-		if classified {
-			out[p.idx] = Outcome{Status: st}
+			out[i] = Outcome{Status: Stored}
 			continue
 		}
-		lastErr[p.idx] = err
-		retry = append(retry, p.idx)
+		st, classified := s.classify(ctx, &entries[i], err, attempt)
+		if classified {
+			out[i] = Outcome{Status: st}
+			continue
+		}
+		lastErr[i] = err
+		retry = append(retry, i)
 	}
 	return retry
+}
+
+// ttlHeader renders a per-message TTL in whole seconds, as Nats-TTL takes it.
+func ttlHeader(d time.Duration) string {
+	return strconv.FormatInt(int64(d/time.Second), 10) + "s"
 }
 
 // classify decides what a publish error means: already present, ours after

@@ -9,18 +9,28 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/revocast/revocast/events"
 	"github.com/revocast/revocast/internal/natstest"
 )
 
-func newStore(t *testing.T, js jetstream.JetStream, timeout time.Duration) *JetStreamStore {
+func newStore(t *testing.T, nc *nats.Conn, timeout time.Duration) *JetStreamStore {
 	t.Helper()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := events.EnsureStream(context.Background(), js, events.StreamOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	return NewJetStreamStore(js, events.DefaultStreamName, timeout, StoreMetrics{})
+	st, err := NewJetStreamStore(nc, events.DefaultStreamName, timeout, StoreMetrics{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	return st
 }
 
 func tokenEntry(token, msgID string) Entry {
@@ -30,7 +40,7 @@ func tokenEntry(token, msgID string) Entry {
 
 func TestStoreStoredThenAlreadyPresent(t *testing.T) {
 	s := natstest.Start(t)
-	st := newStore(t, natstest.JetStream(t, s), 5*time.Second)
+	st := newStore(t, natstest.Connect(t, s), 5*time.Second)
 	ctx := context.Background()
 	if o := st.Append(ctx, []Entry{tokenEntry("t1", "req1.t1")}); o[0].Status != Stored {
 		t.Fatalf("first revocation: %v %v", o[0].Status, o[0].Err)
@@ -44,8 +54,7 @@ func TestStoreStoredThenAlreadyPresent(t *testing.T) {
 // be recognized as ours (Stored), not as someone else's (AlreadyPresent).
 func TestStoreRetryOfOwnPublishCountsAsStored(t *testing.T) {
 	s := natstest.Start(t)
-	js := natstest.JetStream(t, s)
-	st := newStore(t, js, 5*time.Second)
+	st := newStore(t, natstest.Connect(t, s), 5*time.Second)
 	ctx := context.Background()
 	e := tokenEntry("t2", "req1.t2")
 	if o := st.Append(ctx, []Entry{e}); o[0].Status != Stored {
@@ -75,8 +84,8 @@ func mustEncode(t *testing.T, ev events.Event) []byte {
 // processes would): exactly one stores it.
 func TestStoreConcurrentRequestsStoreOnce(t *testing.T) {
 	s := natstest.Start(t)
-	stores := []*JetStreamStore{newStore(t, natstest.JetStream(t, s), 5*time.Second),
-		newStore(t, natstest.JetStream(t, s), 5*time.Second)}
+	stores := []*JetStreamStore{newStore(t, natstest.Connect(t, s), 5*time.Second),
+		newStore(t, natstest.Connect(t, s), 5*time.Second)}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	counts := map[Status]int{}
@@ -98,7 +107,7 @@ func TestStoreConcurrentRequestsStoreOnce(t *testing.T) {
 
 func TestStoreFailsWhenJetStreamIsDown(t *testing.T) {
 	s := natstest.Start(t)
-	st := newStore(t, natstest.JetStream(t, s), 500*time.Millisecond)
+	st := newStore(t, natstest.Connect(t, s), 500*time.Millisecond)
 	natstest.Stop(s)
 	start := time.Now()
 	o := st.Append(context.Background(), []Entry{tokenEntry("t3", "req1.t3")})
@@ -112,8 +121,9 @@ func TestStoreFailsWhenJetStreamIsDown(t *testing.T) {
 
 func TestStoreRuleLatestWinsAndTTLExpires(t *testing.T) {
 	s := natstest.Start(t)
-	js := natstest.JetStream(t, s)
-	st := newStore(t, js, 5*time.Second)
+	nc := natstest.Connect(t, s)
+	js, _ := jetstream.New(nc)
+	st := newStore(t, nc, 5*time.Second)
 	ctx := context.Background()
 	r := events.Rule{Scope: events.ScopeRealm, Realm: "saml1"}
 	for i := 0; i < 3; i++ {
@@ -141,8 +151,9 @@ func TestStoreRuleLatestWinsAndTTLExpires(t *testing.T) {
 
 func TestStoreNeverPublishesTheRawToken(t *testing.T) {
 	s := natstest.Start(t)
-	js := natstest.JetStream(t, s)
-	st := newStore(t, js, 5*time.Second)
+	nc := natstest.Connect(t, s)
+	js, _ := jetstream.New(nc)
+	st := newStore(t, nc, 5*time.Second)
 	const raw = "very-secret-raw-token-value"
 	st.Append(context.Background(), []Entry{tokenEntry(raw, "req1.x")})
 	stream, _ := js.Stream(context.Background(), events.DefaultStreamName)

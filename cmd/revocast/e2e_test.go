@@ -84,7 +84,10 @@ func TestE2ESidecarIsNotReadyUntilReplayed(t *testing.T) {
 	if _, err := events.EnsureStream(context.Background(), js, events.StreamOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	store := publisher.NewJetStreamStore(js, events.DefaultStreamName, 5*time.Second, publisher.StoreMetrics{})
+	store, err := publisher.NewJetStreamStore(natstest.Connect(t, ns), events.DefaultStreamName, 5*time.Second, publisher.StoreMetrics{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var entries []publisher.Entry
 	for i := 0; i < 2000; i++ {
 		ev := events.NewTokenRevocation(events.HashToken(fmt.Sprint("stored-", i)), events.AccessToken, time.Now().Add(time.Hour), time.Now())

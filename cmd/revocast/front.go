@@ -27,6 +27,7 @@ type front struct {
 	handler http.Handler
 	core    *publisher.Core
 	tracker *publisher.Tracker
+	store   *publisher.JetStreamStore
 	stop    context.CancelFunc
 }
 
@@ -49,7 +50,7 @@ func newFront(c commonOpts, o pubOpts, cfg *config, extra []auth.Credential, nc 
 	if cfg.maxBody > 0 && !o.maxBodySet {
 		maxBody = cfg.maxBody
 	}
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(8192))
+	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
@@ -60,7 +61,11 @@ func newFront(c commonOpts, o pubOpts, cfg *config, extra []auth.Credential, nc 
 	if err != nil {
 		return nil, err
 	}
-	jsStore := publisher.NewJetStreamStore(js, c.stream, o.publishTimeout, m.StoreMetrics())
+	jsStore, err := publisher.NewJetStreamStore(nc, c.stream, o.publishTimeout, m.StoreMetrics())
+	if err != nil {
+		tracker.Close()
+		return nil, err
+	}
 	core := publisher.NewCore(publisher.Config{Origin: origin, MaxTokenLifetime: c.lifetime,
 		PropagationTimeout: o.propagationTimeout, IssuerRealms: cfg.issuerRealms}, jsStore, tracker, log, m)
 
@@ -92,10 +97,11 @@ func newFront(c commonOpts, o pubOpts, cfg *config, extra []auth.Credential, nc 
 		return nil
 	}
 	h := server.New(server.Options{Core: core, Auth: store, Log: log, Metrics: m, Gatherer: reg, Ready: ready, MaxBody: maxBody})
-	return &front{handler: h, core: core, tracker: tracker, stop: stop}, nil
+	return &front{handler: h, core: core, tracker: tracker, store: jsStore, stop: stop}, nil
 }
 
 func (f *front) close() {
 	f.stop()
 	f.tracker.Close()
+	f.store.Close()
 }
