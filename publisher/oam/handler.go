@@ -1,0 +1,165 @@
+package oam
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/rs/zerolog"
+
+	"github.com/revocast/revocast/publisher"
+	"github.com/revocast/revocast/publisher/auth"
+)
+
+// Route is the path OAM serves token revocation on.
+const Route = "/oauth2/rest/token/revoke"
+
+// Options configure the handler.
+type Options struct {
+	// Auth authenticates OAuth clients (Basic client_id:client_secret). When
+	// nil, every request is refused with 401.
+	Auth publisher.Authenticator
+	// MaxBody bounds the request body (publisher.DefaultMaxBody when zero).
+	MaxBody int64
+	Log     zerolog.Logger
+}
+
+// Handler serves POST /oauth2/rest/token/revoke.
+type Handler struct {
+	core publisher.Revoker
+	opts Options
+}
+
+// New returns the handler.
+func New(core publisher.Revoker, opts Options) *Handler {
+	if opts.MaxBody == 0 {
+		opts.MaxBody = publisher.DefaultMaxBody
+	}
+	if opts.Auth == nil {
+		opts.Log.Error().Str("route", Route).Msg("no authenticator configured: every OAM revocation is refused")
+		opts.Auth = denyAll{}
+	}
+	return &Handler{core: core, opts: opts}
+}
+
+// denyAll refuses every credential (fail closed when Options.Auth is nil).
+type denyAll struct{}
+
+func (denyAll) Authenticate(auth.Kind, string, ...auth.Creds) (*auth.Principal, error) {
+	return nil, auth.ErrBadCredentials
+}
+
+// The challenge sent with a 401.
+const challenge = `Basic realm="oauth2"`
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		sendError(w, http.StatusMethodNotAllowed, codeInvalidRequest,
+			fmt.Sprintf("method %s is not allowed: use POST", truncate(r.Method, 32)))
+		return
+	}
+	p, ok := h.authenticate(w, r)
+	if !ok {
+		return
+	}
+	req, err := parseRequest(r, h.opts.MaxBody)
+	if err != nil {
+		var ie *invalidError
+		if errors.As(err, &ie) {
+			sendError(w, ie.status, codeInvalidRequest, ie.desc)
+			return
+		}
+		// parseRequest only returns *invalidError; be safe anyway.
+		sendError(w, http.StatusBadRequest, codeInvalidRequest, "the request could not be read")
+		return
+	}
+	req.Op, req.Principal, req.Client = auth.OpOAM, p, p.ID
+	res, err := h.core.Revoke(r.Context(), req)
+	if err == nil && res.Invalidated+res.PreviouslyInvalidated == 0 {
+		// The one counted token was not stored (only an alias was): the
+		// answer must not claim success.
+		err = fmt.Errorf("%w: the token's revocation was not stored (%d failures)", publisher.ErrUnavailable, len(res.Details))
+	}
+	if err != nil {
+		h.sendCoreError(w, p, req.Realm, err)
+		return
+	}
+	send(w, http.StatusOK, success{Status: "success"})
+}
+
+// authenticate checks the client's Basic credentials and answers 401 or
+// 429 itself when they do not pass.
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (*auth.Principal, bool) {
+	id, secret, ok := auth.ParseBasic(r.Header.Get("Authorization"))
+	if !ok {
+		unauthorized(w)
+		return nil, false
+	}
+	// RFC 6749 section 2.3.1 has clients form-urlencode the id and secret
+	// before base64; many do not. Both readings are tried, a failure counts once.
+	p, err := h.opts.Auth.Authenticate(auth.KindClient, publisher.ClientIP(r), auth.BasicCandidates(id, secret)...)
+	var rl *auth.RateLimitedError
+	switch {
+	case err == nil && p != nil:
+		return p, true
+	case errors.As(err, &rl):
+		secs := max(1, int(math.Ceil(rl.RetryAfter.Seconds())))
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		sendError(w, http.StatusTooManyRequests, codeTooManyRequests,
+			fmt.Sprintf("too many failed authentication attempts; retry after %d seconds", secs))
+	default:
+		unauthorized(w)
+	}
+	return nil, false
+}
+
+func unauthorized(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", challenge)
+	sendError(w, http.StatusUnauthorized, codeInvalidClient, "Client authentication failed")
+}
+
+// sendCoreError maps the core's errors to answers. The token is not logged:
+// the core's errors name tokens by hash only.
+func (h *Handler) sendCoreError(w http.ResponseWriter, p *auth.Principal, realm string, err error) {
+	var fe *publisher.ForbiddenError
+	switch {
+	case errors.As(err, &fe):
+		sendError(w, http.StatusForbidden, codeAccessDenied, forbiddenDescription(fe, p))
+	case errors.Is(err, publisher.ErrInvalidRequest):
+		h.opts.Log.Warn().Err(err).Str("client", p.ID).Str("identity_domain", realm).Msg("OAM revocation refused by the core")
+		sendError(w, http.StatusBadRequest, codeInvalidRequest, err.Error())
+	default:
+		h.opts.Log.Error().Err(err).Str("client", p.ID).Str("identity_domain", realm).Msg("OAM revocation failed")
+		w.Header().Set("Retry-After", "1")
+		sendError(w, http.StatusServiceUnavailable, codeUnavailable,
+			"the revocation could not be stored; nothing was revoked; retry")
+	}
+}
+
+func forbiddenDescription(fe *publisher.ForbiddenError, p *auth.Principal) string {
+	id := p.ID
+	if fe.Principal != nil {
+		id = fe.Principal.ID
+	}
+	switch {
+	case fe.Op != "":
+		return fmt.Sprintf("client [%s] may not use the OAM revocation endpoint", id)
+	case fe.AllRealms:
+		return fmt.Sprintf("client [%s] may not revoke a token whose identity domain is unknown", id)
+	default:
+		return fmt.Sprintf("client [%s] may not revoke tokens in identity domain [%s]", id, fe.Realm)
+	}
+}
+
+// truncate cuts s to at most n bytes, without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}
