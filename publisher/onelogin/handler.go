@@ -1,0 +1,161 @@
+package onelogin
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+
+	"github.com/rs/zerolog"
+
+	"github.com/revocast/revocast/events"
+	"github.com/revocast/revocast/publisher"
+	"github.com/revocast/revocast/publisher/auth"
+)
+
+// Route is the path OneLogin serves token revocation on.
+const Route = "/auth/oauth2/revoke"
+
+// Options configure the handler.
+type Options struct {
+	// Auth authenticates OAuth clients (auth.KindClient). When nil, every
+	// request is refused with 401 Authentication Failure.
+	Auth publisher.Authenticator
+	// MaxBody bounds the request body (publisher.DefaultMaxBody when zero).
+	MaxBody int64
+	Log     zerolog.Logger
+}
+
+// Handler serves POST /auth/oauth2/revoke; mount it for every method.
+type Handler struct {
+	core publisher.Revoker
+	opts Options
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// New returns the handler.
+func New(core publisher.Revoker, opts Options) *Handler {
+	if opts.MaxBody == 0 {
+		opts.MaxBody = publisher.DefaultMaxBody
+	}
+	if opts.Auth == nil {
+		opts.Auth = denyAll{}
+	}
+	return &Handler{core: core, opts: opts}
+}
+
+// denyAll is the Authenticator of a handler configured without one.
+type denyAll struct{}
+
+func (denyAll) Authenticate(auth.Kind, string, ...auth.Creds) (*auth.Principal, error) {
+	return nil, auth.ErrBadCredentials
+}
+
+// ServeHTTP implements http.Handler. The checks run in this order: method,
+// Authorization (present and in a known form, then valid), Content-Type,
+// body; the first that fails is the answer.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		send(w, http.StatusNotFound, typeNotFound, msgNoRoute)
+		return
+	}
+	p, ok := h.authenticate(w, r)
+	if !ok {
+		return
+	}
+	if t, _, ok := publisher.MediaType(r.Header.Get("Content-Type")); !ok || t != mediaJSON {
+		send(w, http.StatusBadRequest, typeBadRequest, msgContentType)
+		return
+	}
+	body, err := publisher.ReadBody(r, h.opts.MaxBody)
+	if errors.Is(err, publisher.ErrBodyTooLarge) {
+		send(w, http.StatusRequestEntityTooLarge, typeTooLarge,
+			fmt.Sprintf("Request body is larger than %d bytes", h.opts.MaxBody))
+		return
+	}
+	if err != nil {
+		send(w, http.StatusBadRequest, typeBadRequest, msgUnreadableBody)
+		return
+	}
+	tok, err := accessToken(body)
+	switch {
+	case errors.Is(err, errTokenTooLong):
+		send(w, http.StatusBadRequest, typeBadRequest, msgTokenTooLong)
+		return
+	case err != nil:
+		send(w, http.StatusBadRequest, typeBadRequest, msgTokenMissing)
+		return
+	}
+	ref := publisher.RefFromToken(tok)
+	req := publisher.Request{Op: auth.OpOneLogin, Principal: p, Token: &ref, TokenType: events.AccessToken, Client: p.ID}
+	if _, err := h.core.Revoke(r.Context(), req); err != nil {
+		h.sendCoreError(w, r, p, err)
+		return
+	}
+	send(w, http.StatusOK, typeSuccess, msgSuccess)
+}
+
+// authenticate reads either Authorization form and authenticates the
+// client, answering 400, 401 or 429 itself when that fails.
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (*auth.Principal, bool) {
+	hdr := r.Header.Get("Authorization")
+	id, secret, ok := auth.ParseOneLogin(hdr)
+	if !ok {
+		id, secret, ok = auth.ParseBasic(hdr)
+	}
+	if !ok {
+		send(w, http.StatusBadRequest, typeBadRequest, msgAuthMissing)
+		return nil, false
+	}
+	p, err := h.opts.Auth.Authenticate(auth.KindClient, publisher.ClientIP(r), auth.Creds{ID: id, Secret: secret})
+	var rl *auth.RateLimitedError
+	switch {
+	case err == nil && p != nil:
+		return p, true
+	case errors.As(err, &rl):
+		secs := strconv.Itoa(retryAfterSeconds(rl))
+		w.Header().Set("Retry-After", secs)
+		send(w, http.StatusTooManyRequests, typeTooMany,
+			"Too many failed authentication attempts; retry after "+secs+" seconds")
+	default: // the same answer for an unknown id and a wrong secret
+		send(w, http.StatusUnauthorized, typeUnauthorized, msgAuthFailure)
+	}
+	return nil, false
+}
+
+// retryAfterSeconds rounds the wait up, so a client that waits as told is
+// not refused again; at least one second.
+func retryAfterSeconds(rl *auth.RateLimitedError) int {
+	return max(1, int(math.Ceil(rl.RetryAfter.Seconds())))
+}
+
+// sendCoreError renders what the core refused or failed to do.
+func (h *Handler) sendCoreError(w http.ResponseWriter, r *http.Request, p *auth.Principal, err error) {
+	var fe *publisher.ForbiddenError
+	switch {
+	case errors.As(err, &fe):
+		send(w, http.StatusForbidden, typeForbidden, forbiddenMessage(p, fe))
+	case errors.Is(err, publisher.ErrInvalidRequest):
+		send(w, http.StatusBadRequest, typeBadRequest, err.Error())
+	default:
+		h.opts.Log.Error().Err(err).Str("op", string(auth.OpOneLogin)).Str("client", p.ID).
+			Str("peer", publisher.ClientIP(r)).Msg("revocation failed")
+		w.Header().Set("Retry-After", retryAfterOnOutage)
+		send(w, http.StatusServiceUnavailable, typeUnavailable, msgUnavailable)
+	}
+}
+
+// forbiddenMessage says why the authenticated client was refused.
+func forbiddenMessage(p *auth.Principal, fe *publisher.ForbiddenError) string {
+	client := "Client [" + truncate(p.ID, maxEchoedNameLength) + "]"
+	switch {
+	case fe.Op != "":
+		return client + " may not use this endpoint"
+	case fe.AllRealms || fe.Realm == "":
+		return client + " may not revoke tokens of an unknown realm"
+	default:
+		return client + " may not revoke tokens of realm [" + truncate(fe.Realm, maxEchoedNameLength) + "]"
+	}
+}
