@@ -1,0 +1,73 @@
+package rfc7009
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+
+	"github.com/revocast/revocast/publisher"
+	"github.com/revocast/revocast/publisher/auth"
+)
+
+// authenticate authenticates the client (RFC 6749 section 2.3) by its Basic
+// credentials, its client_id and client_secret body parameters, or both when
+// they agree. It answers every failure the same way, whether the id exists.
+func (h *Handler) authenticate(r *http.Request, form map[string]string) (*auth.Principal, *oauthError) {
+	hdrs := r.Header.Values("Authorization")
+	bodyID, bodySecret := form[paramClientID], form[paramClientSecret]
+	var candidates []auth.Creds
+	switch {
+	case len(hdrs) > 1:
+		return nil, invalidRequest("the Authorization header is given more than once")
+	case len(hdrs) == 1:
+		// Basic is the only scheme here: any other (or a malformed Basic) is
+		// a failed authentication, with the challenge saying what to use.
+		id, secret, ok := auth.ParseBasic(hdrs[0])
+		if !ok {
+			return nil, unauthorized(true)
+		}
+		candidates = auth.BasicCandidates(id, secret)
+		if bodyID != "" || bodySecret != "" {
+			candidates = agreeing(candidates, bodyID, bodySecret)
+			if len(candidates) == 0 {
+				return nil, invalidRequest("client credentials in the Authorization header and the body differ")
+			}
+		}
+		if secret == "" { // a public client: revocast only knows confidential ones
+			return nil, unauthorized(true)
+		}
+	case bodyID == "" && bodySecret == "":
+		return nil, unauthorized(true)
+	case bodyID == "" || bodySecret == "":
+		return nil, unauthorized(false)
+	default:
+		candidates = []auth.Creds{{ID: bodyID, Secret: bodySecret}}
+	}
+
+	p, err := h.opts.Auth.Authenticate(auth.KindClient, publisher.ClientIP(r), candidates...)
+	var rl *auth.RateLimitedError
+	switch {
+	case err == nil:
+		return p, nil
+	case errors.As(err, &rl):
+		secs := max(1, int(math.Ceil(rl.RetryAfter.Seconds())))
+		return nil, &oauthError{status: http.StatusTooManyRequests, code: codeTooManyRequests, retryAfter: secs,
+			desc: fmt.Sprintf("too many failed authentication attempts; retry after %d seconds", secs)}
+	default:
+		return nil, unauthorized(len(hdrs) > 0)
+	}
+}
+
+// agreeing returns the Basic readings that the body's client_id and
+// client_secret (each optional) agree with. The body is already
+// form-decoded, so it also tells which reading of Basic the client meant.
+func agreeing(candidates []auth.Creds, id, secret string) []auth.Creds {
+	var out []auth.Creds
+	for _, c := range candidates {
+		if (id == "" || id == c.ID) && (secret == "" || secret == c.Secret) {
+			out = append(out, c)
+		}
+	}
+	return out
+}

@@ -1,0 +1,112 @@
+package rfc7009
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/rs/zerolog"
+
+	"github.com/revocast/revocast/publisher"
+	"github.com/revocast/revocast/publisher/auth"
+)
+
+// Route is the path the revocation endpoint is served on.
+const Route = "/oauth2/revoke"
+
+// Options configure the handler.
+type Options struct {
+	// Auth authenticates OAuth clients (required).
+	Auth publisher.Authenticator
+	// MaxBody bounds the request body (publisher.DefaultMaxBody when zero).
+	MaxBody int64
+	Log     zerolog.Logger
+}
+
+// Handler serves POST /oauth2/revoke. Mount it for every method: it answers
+// the others itself.
+type Handler struct {
+	core publisher.Revoker
+	opts Options
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// New returns the handler.
+func New(core publisher.Revoker, opts Options) *Handler {
+	if opts.MaxBody == 0 {
+		opts.MaxBody = publisher.DefaultMaxBody
+	}
+	return &Handler{core: core, opts: opts}
+}
+
+// ServeHTTP implements http.Handler. The checks run in a fixed order:
+// method, content type, body, client authentication, token, hint.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Pragma", "no-cache")
+	if r.Method != http.MethodPost {
+		hdr.Set("Allow", http.MethodPost)
+		e := invalidRequest("use POST")
+		e.status = http.StatusMethodNotAllowed
+		e.write(w)
+		return
+	}
+	form, e := readForm(r, h.opts.MaxBody)
+	if e != nil {
+		e.write(w)
+		return
+	}
+	p, e := h.authenticate(r, form)
+	if e != nil {
+		e.write(w)
+		return
+	}
+	req, e := tokenRequest(form)
+	if e != nil {
+		e.write(w)
+		return
+	}
+	req.Op, req.Principal, req.Client = auth.OpRFC7009, p, p.ID
+	if _, err := h.core.Revoke(r.Context(), req); err != nil {
+		h.coreError(r, p, err).write(w)
+		return
+	}
+	// Exactly 200 with no body: openid-client takes anything else (even 204)
+	// for an error. An invalid or unknown token gets it too (RFC 7009
+	// section 2.2); the core stores those revocations like any other.
+	w.WriteHeader(http.StatusOK)
+}
+
+// coreError maps an error of publisher.Core to its RFC 6749 answer.
+func (h *Handler) coreError(r *http.Request, p *auth.Principal, err error) *oauthError {
+	var fe *publisher.ForbiddenError
+	switch {
+	case errors.As(err, &fe):
+		// RFC 6749 section 5.2 puts unauthorized_client on 400.
+		return &oauthError{status: http.StatusBadRequest, code: codeUnauthorizedClient, desc: forbidden(fe)}
+	case errors.Is(err, publisher.ErrInvalidRequest):
+		return invalidRequest("%s", err.Error())
+	}
+	// The error comes from the core, which only ever saw the token's hash.
+	h.opts.Log.Error().Err(err).Str("op", string(auth.OpRFC7009)).Str("client", p.ID).
+		Str("peer", publisher.ClientIP(r)).Msg("token revocation not stored")
+	return &oauthError{status: http.StatusServiceUnavailable, code: codeUnavailable, retryAfter: 1,
+		desc: "the revocation could not be stored; retry"}
+}
+
+func forbidden(fe *publisher.ForbiddenError) string {
+	who := "client"
+	if fe.Principal != nil {
+		who = "client " + fe.Principal.ID
+	}
+	switch {
+	case fe.Op != "":
+		return who + " may not use the RFC 7009 revocation endpoint"
+	case fe.AllRealms:
+		return who + " may not revoke this token: its realm is unknown, and only a client allowed in every realm may"
+	default:
+		return fmt.Sprintf("%s may not revoke tokens of realm [%s]", who, fe.Realm)
+	}
+}
