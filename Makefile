@@ -7,23 +7,37 @@ export PATH := /usr/local/go/bin:$(PATH)
 FUZZ_TARGETS := \
 	./publisher/elasticsearch:FuzzParseBody \
 	./publisher/elasticsearch:FuzzHandler \
+	./publisher/oam:FuzzHandler \
+	./publisher/oam:FuzzTokenSpelling \
+	./publisher/onelogin:FuzzHandler \
+	./publisher/onelogin:FuzzAccessToken \
+	./publisher/rfc7009:FuzzHandler \
+	./publisher/auth:FuzzParsers \
 	./subscriber:FuzzCheckRequests \
-	./internal/jwtclaims:FuzzParse
+	./internal/jwtclaims:FuzzParse \
+	./cmd/revocast:FuzzParseConfig
+OPENID_CLIENT := publisher/rfc7009/testdata/openid-client
 FUZZTIME ?= 5s
 BENCHTIME ?= 1s
 
-.PHONY: help run test unit fuzz bench build lint clean
+.PHONY: help run test unit deps fuzz bench build lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
 
 run: ## start everything on this machine (embedded NATS, front on :8080, sidecar on :8081, data in ./data)
+	@echo "make run: the front needs credentials. At first start revocast prints the admin client's id and secret"
+	@echo "          below (only its hash is kept in ./data/dev-admin.yaml); set REVOCAST_DEV_CLIENT=id:secret to choose them."
 	$(GO) run ./cmd/revocast dev --log-format console
 
-test: unit fuzz ## the whole suite: unit, integration and end-to-end tests with -race, then every fuzz target briefly
+test: deps unit fuzz ## the whole suite: unit, integration and end-to-end tests with -race, then every fuzz target briefly
 
 unit: ## tests with the race detector (end-to-end tests build and start the real binary)
 	$(GO) test -race -count=1 -timeout 15m ./...
+
+deps: ## install the test-only npm client (openid-client) when node is present
+	@if command -v npm >/dev/null; then npm ci --prefix $(OPENID_CLIENT) --no-audit --no-fund --silent; \
+	else echo "npm not found: the openid-client test will be skipped (CI installs node)"; fi
 
 fuzz: ## run every fuzz target for FUZZTIME (default 5s)
 	@set -e; for t in $(FUZZ_TARGETS); do \

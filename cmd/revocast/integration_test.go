@@ -50,12 +50,19 @@ type system struct {
 
 func newSystem(t testing.TB, tweak ...func(*pubOpts)) *system {
 	t.Helper()
+	return newSystemWith(t, &config{}, tweak...)
+}
+
+// newSystemWith builds the system with a parsed configuration (the test
+// admin is added to it).
+func newSystemWith(t testing.TB, cfg *config, tweak ...func(*pubOpts)) *system {
+	t.Helper()
 	ns := natstest.Start(t)
 	c, p := defaultOpts()
 	for _, f := range tweak {
 		f(&p)
 	}
-	f, err := newFront(c, p, &config{}, adminCreds(testID, testHash()), natstest.Connect(t, ns), zerolog.Nop())
+	f, err := newFront(c, p, cfg, adminCreds(testID, testHash()), natstest.Connect(t, ns), zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,9 @@ import (
 
 	"github.com/revocast/revocast/publisher"
 	"github.com/revocast/revocast/publisher/elasticsearch"
+	"github.com/revocast/revocast/publisher/oam"
+	"github.com/revocast/revocast/publisher/onelogin"
+	"github.com/revocast/revocast/publisher/rfc7009"
 )
 
 // Options configure the front's handler.
@@ -37,6 +40,9 @@ type route struct {
 func New(o Options) http.Handler {
 	routes := []route{
 		{"elasticsearch", elasticsearch.Route, elasticsearch.New(o.Core, elasticsearch.Options{Auth: o.Auth, MaxBody: o.MaxBody, Log: o.Log})},
+		{"oam", oam.Route, oam.New(o.Core, oam.Options{Auth: o.Auth, MaxBody: o.MaxBody, Log: o.Log})},
+		{"onelogin", onelogin.Route, onelogin.New(o.Core, onelogin.Options{Auth: o.Auth, MaxBody: o.MaxBody, Log: o.Log})},
+		{"rfc7009", rfc7009.Route, rfc7009.New(o.Core, rfc7009.Options{Auth: o.Auth, MaxBody: o.MaxBody, Log: o.Log})},
 	}
 	mux := http.NewServeMux()
 	for _, rt := range routes {
