@@ -1,0 +1,30 @@
+// Package registry is revocast's token registry: what issuers tell revocast
+// about the tokens they issue (hash, type, realm, user, client, the refresh
+// token an access token came from, expiry), so that "every token of user X"
+// becomes an exact set and exact counts, and access and refresh tokens are
+// linked.
+//
+// It lives in a JetStream KeyValue bucket with a per-key TTL at each token's
+// expiry, so entries disappear when their tokens do (an index entry when the
+// last token it lists expires; expired tokens in it are skipped):
+//
+//	t.<token sha256>                      one token's record
+//	x.<realm>.<user>.<client>.<id>        up to 1,000 records of that scope registered together
+//
+// where realm, user and client are hashes of the names (never the names:
+// keys are subjects). The tokens of a realm, of a user in a realm, of a user
+// in every realm (x.*.<user>.>), of a consent, and the children of a refresh
+// token (found in its consent scope) are read by key prefix without
+// scanning every token. Batching the index makes a bulk registration cost
+// about one write per token, and finding a user's 100,000 tokens read about
+// a hundred entries.
+//
+// Registration claims t.<hash> with an expected last subject sequence of 0,
+// so the first registration of a token wins and a conflicting one is
+// refused; a line whose index cannot be written is rolled back. Writes are
+// pipelined (publisher.Pipeline): a hundred thousand tokens register in
+// about a second. Raw tokens are hashed on arrival and never stored.
+//
+// The package serves POST /v1/tokens (one JSON object or NDJSON lines) and
+// the NATS subject revocast.registry.tokens for issuers on the bus.
+package registry

@@ -1,0 +1,203 @@
+package registry
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/revocast/revocast/events"
+	"github.com/revocast/revocast/internal/natstest"
+	"github.com/revocast/revocast/publisher"
+	"github.com/revocast/revocast/publisher/auth"
+)
+
+var testAuth = func() *auth.Store {
+	h, err := auth.HashSecret("secret")
+	if err != nil {
+		panic(err)
+	}
+	s, err := auth.NewStore(auth.Config{Credentials: []auth.Credential{
+		{Kind: auth.KindClient, ID: "issuer", SecretHash: h, Allow: []string{"register"}, Realms: []string{"saml1"}},
+		{Kind: auth.KindClient, ID: "revoker", SecretHash: h, Allow: []string{"rfc7009"}, Realms: []string{"*"}},
+	}})
+	if err != nil {
+		panic(err)
+	}
+	return s
+}()
+
+func basic(id string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":secret"))
+}
+
+var peer atomic.Int64
+
+func post(t *testing.T, h http.Handler, ct, body, authz string) (int, Result, string) {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodPost, Route, strings.NewReader(body))
+	r.RemoteAddr = fmt.Sprintf("198.51.100.%d:9", peer.Add(1)%250+1)
+	r.Header.Set("Content-Type", ct)
+	if authz != "" {
+		r.Header.Set("Authorization", authz)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	var res Result
+	_ = json.Unmarshal(w.Body.Bytes(), &res)
+	return w.Code, res, w.Body.String()
+}
+
+func line(tok, extra string) string {
+	exp := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	return fmt.Sprintf(`{"token":%q,"type":"access_token","realm":"saml1","username":"alice","client_id":"app","expires_at":%q%s}`, tok, exp, extra)
+}
+
+// Every kind of bad input: a clear error for its line, nothing stored from
+// it, and the good lines around it registered.
+func TestBadLinesAreReportedAndStoreNothing(t *testing.T) {
+	s := openStore(t)
+	h := NewHandler(s, Options{Auth: testAuth, MaxTokenLifetime: 24 * time.Hour})
+	exp := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	bad := []struct{ line, want string }{
+		{`{"type":"access_token","realm":"saml1","username":"u","client_id":"c","expires_at":"` + exp + `"}`, "token or token_sha256 is required"},
+		{`{"token":"x1","token_sha256":"` + events.HashToken("x1").String() + `","type":"access_token","realm":"saml1","username":"u","client_id":"c","expires_at":"` + exp + `"}`, "not both"},
+		{strings.Replace(line("x2", ""), `"access_token"`, `"id_token"`, 1), "type must be access_token or refresh_token"},
+		{strings.Replace(line("x3", ""), `"username":"alice",`, ``, 1), "username is required"},
+		{strings.Replace(line("x4", ""), exp, "tomorrow", 1), "expires_at is not an RFC 3339 time"},
+		{strings.Replace(line("x5", ""), exp, time.Now().Add(-time.Minute).UTC().Format(time.RFC3339), 1), "expires_at is in the past"},
+		{strings.Replace(line("x6", ""), exp, time.Now().Add(48*time.Hour).UTC().Format(time.RFC3339), 1), "more than --max-token-lifetime"},
+		{strings.Replace(line("x7", ""), `"saml1"`, `"saml2"`, 1), "may not register tokens of realm [saml2]"},
+		{line("x8", `,"colour":"blue"`), `unknown field "colour"`},
+		{`{"token":"x9"`, "not a JSON record"},
+		{line("x10", `,"parent":"x10"`), "cannot be its own parent"},
+		{strings.Replace(line("x11", `,"parent":"p"`), "access_token", "refresh_token", 1), "only an access token has a parent"},
+		{line("x12", `,"token_sha256x":"a"`), "unknown field"},
+		{`{"token_sha256":"abc","type":"access_token","realm":"saml1","username":"u","client_id":"c","expires_at":"` + exp + `"}`, "SHA-256"},
+		{line(strings.Repeat("y", MaxLineLen), ""), "line longer than 65536 bytes"},
+	}
+	var body strings.Builder
+	body.WriteString(line("good-1", "") + "\n")
+	for _, b := range bad {
+		body.WriteString(b.line + "\n")
+	}
+	body.WriteString("\n   \n" + line("good-2", "") + "\n")
+	code, res, raw := post(t, h, "application/x-ndjson", body.String(), basic("issuer"))
+	if code != 200 || res.Registered != 2 || len(res.Errors) != len(bad) {
+		t.Fatalf("%d %s", code, raw)
+	}
+	for i, b := range bad {
+		e := res.Errors[i]
+		if e.Line != i+2 || !strings.Contains(e.Error, b.want) {
+			t.Errorf("line %d: %+v, want line %d saying %q", i+2, e, i+2, b.want)
+		}
+	}
+	for i := 1; i <= 12; i++ {
+		if got, _ := s.Lookup(context.Background(), events.HashToken(fmt.Sprint("x", i))); got != nil {
+			t.Errorf("x%d was stored from a rejected line", i)
+		}
+	}
+	for _, tok := range []string{"good-1", "good-2"} {
+		if got, _ := s.Lookup(context.Background(), events.HashToken(tok)); got == nil {
+			t.Errorf("%s not registered", tok)
+		}
+	}
+	if strings.Contains(raw, "good-1") || strings.Contains(raw, "x7") {
+		t.Error("a raw token is echoed in the answer")
+	}
+}
+
+func TestFeedAuthenticationAndFormats(t *testing.T) {
+	s := openStore(t)
+	h := NewHandler(s, Options{Auth: testAuth, MaxTokenLifetime: 24 * time.Hour})
+	if code, _, raw := post(t, h, "application/json", line("a", ""), ""); code != 401 || !strings.Contains(raw, "invalid_client") {
+		t.Errorf("no credentials: %d %s", code, raw)
+	}
+	if code, _, raw := post(t, h, "application/json", line("a", ""), basic("revoker")); code != 403 || !strings.Contains(raw, "register permission") {
+		t.Errorf("no register permission: %d %s", code, raw)
+	}
+	if code, _, raw := post(t, h, "text/plain", line("a", ""), basic("issuer")); code != 400 || !strings.Contains(raw, "Content-Type") {
+		t.Errorf("text/plain: %d %s", code, raw)
+	}
+	if code, res, raw := post(t, h, "application/json", "  "+strings.ReplaceAll(line("single", ""), ",", ",\n  "), basic("issuer")); code != 200 || res.Registered != 1 {
+		t.Errorf("one pretty-printed JSON object: %d %s", code, raw)
+	}
+	if code, res, raw := post(t, h, "application/x-ndjson", `{"broken`, basic("issuer")); code != 400 || res.Registered != 0 {
+		t.Errorf("only bad lines: %d %s", code, raw)
+	}
+	sum := events.HashToken("by-hash").String()
+	ln := strings.Replace(line("", `,"parent_sha256":"`+events.HashToken("p").String()+`"`), `"token":""`, `"token_sha256":"`+sum+`"`, 1)
+	if code, res, raw := post(t, h, "application/x-ndjson", ln, basic("issuer")); code != 200 || res.Registered != 1 {
+		t.Errorf("by hash: %d %s", code, raw)
+	}
+	if got, _ := s.Lookup(context.Background(), events.HashToken("by-hash")); got == nil || got.Parent != events.HashToken("p") {
+		t.Errorf("registered by hash: %+v", got)
+	}
+	// the same record twice in one request counts per line; a different one is refused
+	body := line("twice", "") + "\n" + line("twice", "") + "\n" + strings.Replace(line("twice", ""), `"app"`, `"other"`, 1)
+	code, res, raw := post(t, h, "application/x-ndjson", body, basic("issuer"))
+	if code != 200 || res.Registered != 2 || len(res.Errors) != 1 || res.Errors[0].Line != 3 {
+		t.Errorf("duplicates: %d %s", code, raw)
+	}
+}
+
+func TestBusSubject(t *testing.T) {
+	ns := natstest.Start(t)
+	nc := natstest.Connect(t, ns)
+	s, err := Open(context.Background(), nc, StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	h := NewHandler(s, Options{Auth: testAuth, MaxTokenLifetime: 24 * time.Hour})
+	sub, err := h.Serve(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	client := natstest.Connect(t, ns)
+	msg, err := client.Request(Subject, []byte(line("bus-1", "")+"\n"+line("bus-2", "")+"\n{nope}"), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res Result
+	if err := json.Unmarshal(msg.Data, &res); err != nil || res.Registered != 2 || len(res.Errors) != 1 {
+		t.Fatalf("bus answer %s", msg.Data)
+	}
+	if got, _ := s.Lookup(context.Background(), events.HashToken("bus-2")); got == nil {
+		t.Fatal("not registered over the bus")
+	}
+}
+
+// fakeRegistrar registers everything, in memory.
+type fakeRegistrar struct{ n int }
+
+func (f *fakeRegistrar) Register(_ context.Context, recs []publisher.Record) []error {
+	f.n += len(recs)
+	return make([]error, len(recs))
+}
+
+func FuzzIngest(f *testing.F) {
+	f.Add([]byte(line("a", "")+"\n"+line("b", "")), false)
+	f.Add([]byte(`{"token":"x","type":"refresh_token"}`), true)
+	f.Add([]byte("\n\n{}\n"), false)
+	p := auth.NewPrincipal(auth.KindClient, "fuzz", []string{"register"}, []string{"saml1"})
+	f.Fuzz(func(t *testing.T, body []byte, single bool) {
+		fr := &fakeRegistrar{}
+		res := ingest(context.Background(), fr, p, time.Hour, strings.NewReader(string(body)), single)
+		if res.Registered < fr.n {
+			t.Fatalf("registered %d but stored %d", res.Registered, fr.n)
+		}
+		for _, e := range res.Errors {
+			if e.Line < 1 || e.Error == "" {
+				t.Fatalf("bad error entry %+v", e)
+			}
+		}
+	})
+}

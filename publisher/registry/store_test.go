@@ -1,0 +1,134 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/revocast/revocast/events"
+	"github.com/revocast/revocast/internal/natstest"
+	"github.com/revocast/revocast/publisher"
+)
+
+func openStore(t testing.TB) *Store {
+	t.Helper()
+	ns := natstest.Start(t)
+	s, err := Open(context.Background(), natstest.Connect(t, ns), StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func rec(tok, typ, realm, user, client string, parent string, ttl time.Duration) publisher.Record {
+	r := publisher.Record{Sum: events.HashToken(tok), Type: typ, Realm: realm, User: user, Client: client,
+		ExpiresAt: time.Now().Add(ttl).UTC().Truncate(time.Second)}
+	if parent != "" {
+		r.Parent = events.HashToken(parent)
+	}
+	return r
+}
+
+func mustRegister(t testing.TB, s *Store, recs ...publisher.Record) {
+	t.Helper()
+	for i, err := range s.Register(context.Background(), recs) {
+		if err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+}
+
+func TestRegisterLookupFind(t *testing.T) {
+	s := openStore(t)
+	ctx := context.Background()
+	mustRegister(t, s,
+		rec("r1", events.RefreshToken, "saml1", "alice", "app", "", time.Hour),
+		rec("a1", events.AccessToken, "saml1", "alice", "app", "r1", time.Hour),
+		rec("a2", events.AccessToken, "saml1", "alice", "other-app", "", time.Hour),
+		rec("b1", events.AccessToken, "saml1", "bob", "app", "", time.Hour),
+		rec("c1", events.AccessToken, "oidc", "alice", "app", "", time.Hour),
+	)
+	got, err := s.Lookup(ctx, events.HashToken("a1"))
+	if err != nil || got == nil || got.Parent != events.HashToken("r1") || got.User != "alice" {
+		t.Fatalf("Lookup = %+v, %v", got, err)
+	}
+	if got, err := s.Lookup(ctx, events.HashToken("unknown")); got != nil || err != nil {
+		t.Fatalf("unknown token: %+v %v", got, err)
+	}
+	for _, c := range []struct {
+		scope publisher.Scope
+		want  int
+	}{
+		{publisher.Scope{Realm: "saml1"}, 4},
+		{publisher.Scope{Realm: "saml1", User: "alice"}, 3},
+		{publisher.Scope{User: "alice"}, 4},
+		{publisher.Scope{Realm: "saml1", User: "alice", Client: "app"}, 2},
+		{publisher.Scope{Realm: "nowhere"}, 0},
+	} {
+		found, err := s.Find(ctx, c.scope)
+		if err != nil || len(found) != c.want {
+			t.Errorf("Find(%+v) = %d records, %v; want %d", c.scope, len(found), err, c.want)
+		}
+	}
+}
+
+func TestRegisterIsIdempotentAndRefusesConflicts(t *testing.T) {
+	s := openStore(t)
+	r := rec("tok", events.AccessToken, "saml1", "alice", "app", "", time.Hour)
+	mustRegister(t, s, r)
+	mustRegister(t, s, r) // the same again: fine
+	other := r
+	other.Client = "evil-app"
+	errs := s.Register(context.Background(), []publisher.Record{other})
+	if !errors.Is(errs[0], ErrConflict) {
+		t.Fatalf("conflicting registration: %v", errs[0])
+	}
+	got, _ := s.Lookup(context.Background(), r.Sum)
+	if got.Client != "app" {
+		t.Fatal("a conflicting registration overwrote the record")
+	}
+	found, _ := s.Find(context.Background(), publisher.Scope{Realm: "saml1", User: "alice", Client: "evil-app"})
+	if len(found) != 0 {
+		t.Fatal("a conflicting registration wrote an index entry")
+	}
+}
+
+func TestEntriesDisappearAtExpiry(t *testing.T) {
+	s := openStore(t)
+	mustRegister(t, s, rec("short", events.AccessToken, "saml1", "alice", "app", "", 2*time.Second))
+	if got, _ := s.Lookup(context.Background(), events.HashToken("short")); got == nil {
+		t.Fatal("not registered")
+	}
+	natstest.Eventually(t, 15*time.Second, "the entry to expire", func() bool {
+		got, err := s.Lookup(context.Background(), events.HashToken("short"))
+		found, err2 := s.Find(context.Background(), publisher.Scope{Realm: "saml1"})
+		return err == nil && err2 == nil && got == nil && len(found) == 0
+	})
+	// and the token can be registered again afterwards
+	mustRegister(t, s, rec("short", events.AccessToken, "saml1", "alice", "app", "", time.Hour))
+}
+
+func TestRegisterHundredThousand(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("registers 100k tokens: too slow under the race detector (make bench measures it)")
+	}
+	s := openStore(t)
+	const n = 100_000
+	recs := make([]publisher.Record, n)
+	for i := range recs {
+		recs[i] = rec(fmt.Sprint("tok-", i), events.AccessToken, "saml1", fmt.Sprint("user-", i%10), "app", "", time.Hour)
+	}
+	start := time.Now()
+	mustRegister(t, s, recs...)
+	took := time.Since(start)
+	t.Logf("registered %d tokens in %v (%.0f tokens/s)", n, took, n/took.Seconds())
+	start = time.Now()
+	found, err := s.Find(context.Background(), publisher.Scope{Realm: "saml1", User: "user-3"})
+	if err != nil || len(found) != n/10 {
+		t.Fatalf("Find: %d, %v", len(found), err)
+	}
+	t.Logf("found %d tokens of one user in %v", len(found), time.Since(start))
+}
