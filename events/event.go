@@ -17,9 +17,20 @@ type Kind string
 
 // The kinds of revocation.
 const (
-	KindToken Kind = "token" // one token, by hash
-	KindRule  Kind = "rule"  // every token of a scope issued at or before a time
+	KindToken  Kind = "token"  // one token, by hash
+	KindTokens Kind = "tokens" // a batch of tokens (a bulk revocation), by hash
+	KindRule   Kind = "rule"   // every token of a scope issued at or before a time
 )
+
+// MaxBatch is the most tokens one batch event carries.
+const MaxBatch = 500
+
+// TokenItem is one token of a batch event.
+type TokenItem struct {
+	Token     Sum       `json:"token_sha256"`
+	TokenType string    `json:"token_type,omitempty"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
 
 // Scope is the reach of an issued-before rule.
 type Scope string
@@ -60,6 +71,11 @@ type Event struct {
 	Token     Sum    `json:"token_sha256,omitzero"`
 	TokenType string `json:"token_type,omitempty"`
 
+	// Batch of token revocations: the tokens, and this batch's number
+	// within its request (its subject is unique to the request and number).
+	Tokens []TokenItem `json:"tokens,omitempty"`
+	Batch  int         `json:"batch,omitempty"`
+
 	// Issued-before rule: every token of Scope issued at or before
 	// IssuedBefore (compared in whole seconds, so a token issued in the same
 	// second as the rule is revoked too).
@@ -98,6 +114,19 @@ func NewRule(r Rule, now time.Time, maxTokenLifetime time.Duration) Event {
 		Client: r.Client, IssuedBefore: now.Truncate(time.Second), ExpiresAt: now.Add(maxTokenLifetime), RevokedAt: now}
 }
 
+// NewTokenBatch returns a batch event revoking tokens; it lives until the
+// last of them expires. requestID names it (with batch) in its subject.
+func NewTokenBatch(requestID string, batch int, tokens []TokenItem, now time.Time) Event {
+	var exp time.Time
+	for _, t := range tokens {
+		if t.ExpiresAt.After(exp) {
+			exp = t.ExpiresAt
+		}
+	}
+	return Event{Version: SchemaVersion, Kind: KindTokens, Tokens: tokens, Batch: batch, RequestID: requestID,
+		ExpiresAt: exp.UTC(), RevokedAt: now.UTC()}
+}
+
 // Rule returns the scope of a rule event.
 func (e *Event) Rule() Rule {
 	return Rule{Scope: e.Scope, Realm: e.Realm, User: e.User, Client: e.Client}
@@ -105,8 +134,11 @@ func (e *Event) Rule() Rule {
 
 // Subject returns the subject the event is stored under.
 func (e *Event) Subject() string {
-	if e.Kind == KindRule {
+	switch e.Kind {
+	case KindRule:
 		return e.Rule().Subject()
+	case KindTokens:
+		return BatchSubject(e.RequestID, e.Batch)
 	}
 	return TokenSubject(e.Token)
 }
@@ -128,6 +160,19 @@ func (e *Event) Validate() error {
 	case KindToken:
 		if e.Token.IsZero() {
 			return fmt.Errorf("%w: token event without token_sha256", ErrInvalidEvent)
+		}
+		return nil
+	case KindTokens:
+		if len(e.Tokens) == 0 || len(e.Tokens) > MaxBatch {
+			return fmt.Errorf("%w: a batch holds 1 to %d tokens", ErrInvalidEvent, MaxBatch)
+		}
+		if err := ValidID(e.RequestID); err != nil || e.Batch < 0 {
+			return fmt.Errorf("%w: a batch needs a request id and a number", ErrInvalidEvent)
+		}
+		for _, t := range e.Tokens {
+			if t.Token.IsZero() || t.ExpiresAt.IsZero() || len(t.TokenType) > MaxNameLen {
+				return fmt.Errorf("%w: a batch token needs token_sha256 and expires_at", ErrInvalidEvent)
+			}
 		}
 		return nil
 	case KindRule:

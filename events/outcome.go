@@ -2,14 +2,22 @@ package events
 
 import "time"
 
-// Outcome is a sidecar's report of what it applied of one request's events.
-// A sidecar may send several outcomes for one request (it batches); the front
-// adds them up.
+// Outcome is a sidecar's report of what it could not apply of one request's
+// events. It is sent before the sidecar's Applied watermark passes them.
 type Outcome struct {
 	Subscriber string    `json:"subscriber"`
 	RequestID  string    `json:"request_id"`
-	Applied    int       `json:"applied"`
 	Failures   []Failure `json:"failures,omitempty"`
+}
+
+// Applied is a sidecar's watermark: it has applied (or reported as failed)
+// every event of the revocation stream up to Seq. An event replaced on its
+// subject before the sidecar read it is covered too: only a newer event for
+// the same token or scope replaces one.
+type Applied struct {
+	Subscriber string `json:"subscriber"`
+	Instance   string `json:"instance"`
+	Seq        uint64 `json:"seq"`
 }
 
 // Failure is one event a sidecar could not apply.

@@ -14,8 +14,9 @@ const (
 	DefaultDuplicateWindow = 2 * time.Minute
 	// MinMsgTTL is the smallest per-message TTL JetStream accepts.
 	MinMsgTTL = time.Second
-	// MaxEventSize bounds one stored event.
-	MaxEventSize = 16 << 10
+	// MaxEventSize bounds one stored event (a batch of MaxBatch tokens is
+	// about 70 KiB).
+	MaxEventSize = 256 << 10
 )
 
 // StreamOptions configures the revocation stream.
@@ -66,12 +67,42 @@ func (o StreamOptions) Config() jetstream.StreamConfig {
 	}
 }
 
-// EnsureStream creates the stream, or updates it to the current definition.
+// LedgerName returns the ledger stream's name.
+func (o StreamOptions) LedgerName() string { return o.withDefaults().Name + "_LEDGER" }
+
+// LedgerConfig returns the ledger stream: one message per revoked token on
+// its ledger subject, kept until the token expires. Sidecars never read it;
+// the front writes each only if the subject is empty, which decides which
+// request counts a token as invalidated. It is a stream of its own, so the
+// server stores ledger entries and events in parallel.
+func (o StreamOptions) LedgerConfig() jetstream.StreamConfig {
+	o = o.withDefaults()
+	return jetstream.StreamConfig{
+		Name:              o.LedgerName(),
+		Description:       "revocast revocation ledger: which tokens are revoked, for exact counts",
+		Subjects:          []string{LedgerSubjects},
+		Storage:           jetstream.FileStorage,
+		Replicas:          o.Replicas,
+		Retention:         jetstream.LimitsPolicy,
+		Discard:           jetstream.DiscardOld,
+		MaxMsgsPerSubject: 1,
+		MaxMsgSize:        1 << 10,
+		Duplicates:        o.DuplicateWindow,
+		AllowMsgTTL:       true,
+	}
+}
+
+// EnsureStream creates the revocation and ledger streams, or updates them
+// to the current definition, and returns the revocation stream.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, o StreamOptions) (jetstream.Stream, error) {
 	cfg := o.Config()
 	s, err := js.CreateOrUpdateStream(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
+	}
+	lcfg := o.LedgerConfig()
+	if _, err := js.CreateOrUpdateStream(ctx, lcfg); err != nil {
+		return nil, fmt.Errorf("ensure stream %s: %w", lcfg.Name, err)
 	}
 	return s, nil
 }

@@ -2,6 +2,7 @@ package events
 
 import (
 	"fmt"
+	"strconv"
 )
 
 // Subjects. Every token after the fixed prefix is a hash or an identifier
@@ -12,6 +13,11 @@ const (
 
 	tokenSubjectPrefix = "revocast.rev.token."
 	ruleSubjectPrefix  = "revocast.rev.rule."
+	batchSubjectPrefix = "revocast.rev.batch."
+
+	// LedgerSubjects is the filter of the ledger stream.
+	LedgerSubjects      = "revocast.ledger.>"
+	ledgerSubjectPrefix = "revocast.ledger.token."
 
 	// PresenceSubject carries sidecars' heartbeats (core NATS).
 	PresenceSubject = "revocast.presence"
@@ -19,10 +25,24 @@ const (
 	PresenceProbeSubject = "revocast.presence.probe"
 
 	outcomeSubjectPrefix = "revocast.outcome."
+
+	// AppliedSubject carries sidecars' applied watermarks (core NATS).
+	AppliedSubject = "revocast.applied"
 )
 
 // TokenSubject returns the subject of the revocation of the token with hash sum.
 func TokenSubject(sum Sum) string { return tokenSubjectPrefix + sum.String() }
+
+// BatchSubject returns the subject of batch number n of request requestID
+// (an identifier revocast generated).
+func BatchSubject(requestID string, n int) string {
+	return batchSubjectPrefix + requestID + "." + strconv.Itoa(n)
+}
+
+// LedgerSubject returns the ledger subject of a token: it holds a message
+// exactly while the token is revoked, and is written only if empty, which is
+// how revocations are counted exactly across racing requests and fronts.
+func LedgerSubject(sum Sum) string { return ledgerSubjectPrefix + sum.String() }
 
 // OutcomeSubject returns the subject on which sidecars report to the front
 // instance origin. origin must be a generated identifier (see ValidID).

@@ -35,7 +35,7 @@ func TestClusterR3ConcurrentRequestsStoreOnce(t *testing.T) {
 	})
 	var stores []*JetStreamStore
 	for _, n := range nodes {
-		st, err := NewJetStreamStore(natstest.Connect(t, n), events.DefaultStreamName, 10*time.Second, StoreMetrics{})
+		st, err := NewJetStreamStore(natstest.Connect(t, n), 10*time.Second, StoreMetrics{})
 		if err != nil {
 			t.Fatal(err)
 		}

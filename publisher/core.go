@@ -3,6 +3,7 @@ package publisher
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nuid"
@@ -35,6 +36,14 @@ type Config struct {
 	// IssuerRealms maps a JWT's iss to the realm it belongs to (the
 	// configuration's realms); an unmapped issuer is its own realm.
 	IssuerRealms map[string]string
+	// Registry knows issued tokens (nil: none); Mode says what an unknown
+	// token means (Advisory when empty).
+	Registry Registry
+	Mode     RegistryMode
+	// Stream and Ledger name the revocation and ledger streams (the
+	// defaults of events.StreamOptions when empty).
+	Stream string
+	Ledger string
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -60,6 +69,12 @@ func NewCore(cfg Config, store Store, tracker *Tracker, log zerolog.Logger, metr
 	if cfg.Origin == "" {
 		cfg.Origin = nuid.Next()
 	}
+	if cfg.Stream == "" {
+		cfg.Stream = events.DefaultStreamName
+	}
+	if cfg.Ledger == "" {
+		cfg.Ledger = events.StreamOptions{Name: cfg.Stream}.LedgerName()
+	}
 	return &Core{cfg: cfg, store: store, tracker: tracker, log: log, metrics: metrics}
 }
 
@@ -68,76 +83,6 @@ func (c *Core) Origin() string { return c.cfg.Origin }
 
 // PropagationTimeout returns the configured wait for confirmations.
 func (c *Core) PropagationTimeout() time.Duration { return c.cfg.PropagationTimeout }
-
-// target is one token a request revokes.
-type target struct {
-	sum       events.Sum
-	tokenType string
-	expiresAt time.Time
-	realm     string
-	user      string
-	client    string
-	alias     bool // another spelling of the request's token: revoked, not counted
-}
-
-// plan returns the tokens and rules a request revokes.
-func (c *Core) plan(req *Request, now time.Time) ([]target, []events.Rule) {
-	if req.Token == nil {
-		r := events.Rule{Realm: req.Realm, User: req.User}
-		switch {
-		case req.Realm != "" && req.User != "":
-			r.Scope = events.ScopeRealmUser
-		case req.Realm != "":
-			r.Scope = events.ScopeRealm
-		default:
-			r.Scope = events.ScopeUser
-		}
-		return nil, []events.Rule{r}
-	}
-	tok := req.Token
-	t := target{sum: tok.Sum, tokenType: req.TokenType, realm: c.tokenRealm(req), client: req.Client,
-		expiresAt: now.Add(c.cfg.MaxTokenLifetime)}
-	var rules []events.Rule
-	if tok.JWT {
-		if !tok.Claims.Expiry.IsZero() {
-			t.expiresAt = tok.Claims.Expiry.Add(ExpiryLeeway)
-		}
-		t.user = tok.Claims.Subject
-		if t.client == "" {
-			t.client = tok.Claims.Client
-		}
-		if req.Chaining == ChainRelatedConsent && t.realm != "" && tok.Claims.Subject != "" && tok.Claims.Client != "" {
-			rules = append(rules, events.Rule{Scope: events.ScopeConsent, Realm: t.realm,
-				User: tok.Claims.Subject, Client: tok.Claims.Client})
-		}
-	}
-	targets := []target{t}
-	for _, a := range req.Aliases {
-		if a.Sum != t.sum {
-			alias := t
-			alias.sum, alias.alias = a.Sum, true
-			targets = append(targets, alias)
-		}
-	}
-	return targets, rules
-}
-
-// tokenRealm is the realm a token belongs to: the realm its JWT issuer is
-// configured for, else the realm the request names (OAM's identity domain),
-// else an unmapped JWT issuer (its own realm), else unknown ("").
-func (c *Core) tokenRealm(req *Request) string {
-	var iss string
-	if req.Token.JWT {
-		iss = req.Token.Claims.Issuer
-		if r, ok := c.cfg.IssuerRealms[iss]; ok && iss != "" {
-			return r
-		}
-	}
-	if req.Realm != "" {
-		return req.Realm
-	}
-	return iss
-}
 
 // authorize checks that the principal may use the request's format and act
 // in every realm the request reaches: each token's realm (an unknown realm
@@ -177,29 +122,32 @@ func (c *Core) authorize(req *Request, targets []target, rules []events.Rule) er
 
 // Revoke stores the revocations req asks for, waits for the live sidecars'
 // confirmations, and returns the counts and failures. It returns an error
-// wrapping ErrUnavailable when nothing could be stored (or a rule could not
-// be): then nothing is counted and the dialect answers 503.
+// wrapping ErrUnavailable when nothing could be stored: then nothing is
+// counted and the dialect answers 503.
+//
+// Events are stored first (a single token as a token event, several as
+// batches), then each counted token's ledger mark, written only if absent:
+// the ledger decides "invalidated" or "previously invalidated" exactly, and
+// a token is never counted unless its event is stored.
 func (c *Core) Revoke(ctx context.Context, req Request) (Result, error) {
 	if err := req.Validate(); err != nil {
 		return Result{}, err
 	}
 	start := c.cfg.Now()
 	res := Result{RequestID: nuid.Next()}
-	targets, rules := c.plan(&req, start)
+	targets, rules, notFound, err := c.plan(ctx, &req, start)
+	planned := c.cfg.Now()
+	if err != nil {
+		return Result{}, err
+	}
 	if err := c.authorize(&req, targets, rules); err != nil {
 		return Result{}, err
 	}
-	entries := make([]Entry, 0, len(targets)+len(rules))
-	for _, t := range targets {
-		ev := events.NewTokenRevocation(t.sum, t.tokenType, t.expiresAt, start)
-		ev.Realm, ev.User, ev.Client = t.realm, t.user, t.client
-		entries = append(entries, c.entry(ev, res.RequestID, t.sum.String(), true))
+	if notFound {
+		return Result{RequestID: res.RequestID, NotFound: true}, nil
 	}
-	for _, r := range rules {
-		ev := events.NewRule(r, start, c.cfg.MaxTokenLifetime)
-		entries = append(entries, c.entry(ev, res.RequestID, r.Key(), false))
-	}
-	if err := validateAll(entries); err != nil {
+	evs, err := c.eventEntries(res.RequestID, targets, rules, start)
+	if err != nil {
 		return Result{}, err
 	}
 
@@ -207,73 +155,149 @@ func (c *Core) Revoke(ctx context.Context, req Request) (Result, error) {
 	if c.tracker != nil {
 		wait = c.tracker.Begin(res.RequestID)
 	}
-	outcomes := c.store.Append(ctx, entries)
-
-	stored, storedRules, failed := 0, 0, 0
+	stored := c.store.Append(ctx, evs.entries)
+	tokensStored, rulesStored := 0, 0
+	var lastSeq uint64 // the request's last event in the stream: what sidecars must reach
 	var firstErr error
-	for i, o := range outcomes {
-		isRule := entries[i].Event.Kind == events.KindRule
-		counted := !isRule && !(i < len(targets) && targets[i].alias)
-		switch o.Status {
-		case Stored:
-			stored++
-			if isRule {
-				storedRules++
-			} else if counted {
-				res.Invalidated++
-			}
-		case AlreadyPresent:
-			if counted {
-				res.PreviouslyInvalidated++
-			}
-		case Failed:
-			failed++
+	eventOK := make([]bool, len(targets))
+	for k, o := range stored {
+		lastSeq = max(lastSeq, o.Seq)
+		if o.Status == Failed {
 			if firstErr == nil {
 				firstErr = o.Err
 			}
-			if isRule {
-				// A rule is the whole point of a scope request: fail it.
-				res.Details = append(res.Details, Detail{Kind: DetailStore, Rule: entries[i].Event.Rule().String(), Err: o.Err})
-			} else {
-				res.Details = append(res.Details, Detail{Kind: DetailStore, Token: entries[i].Event.Token, Err: o.Err})
-			}
+			res.Details = append(res.Details, evs.failure(k, o.Err)...)
+			continue
+		}
+		for _, ti := range evs.targets[k] {
+			eventOK[ti] = true
+			tokensStored++
+		}
+		if evs.rule[k] {
+			rulesStored++
 		}
 	}
-	c.count(storedRules, res)
-	ruleFailed := storedRules < len(rules)
-	if failed > 0 && (ruleFailed || stored+res.PreviouslyInvalidated == 0) {
-		// Whatever was stored stays stored (and will be enforced), but the
-		// request as a whole failed: the answer must not claim success.
+	c.countLedger(ctx, &res, targets, eventOK)
+	ledgered := c.cfg.Now()
+	c.count(rulesStored, res)
+	if tokensStored+rulesStored == 0 && firstErr != nil {
 		if wait != nil {
 			wait.Finish(0, 0)
 		}
-		c.log.Error().Err(firstErr).Str("request_id", res.RequestID).Str("op", string(req.Op)).
-			Int("stored", stored).Int("failed", failed).Msg("revocation not stored")
-		return Result{RequestID: res.RequestID}, fmt.Errorf("%w: %d of %d revocations not stored: %w", ErrUnavailable, failed, len(entries), firstErr)
+		c.log.Error().Err(firstErr).Str("request_id", res.RequestID).Str("op", string(req.Op)).Msg("revocation not stored")
+		return Result{RequestID: res.RequestID}, fmt.Errorf("%w: nothing could be stored: %w", ErrUnavailable, firstErr)
 	}
 	if wait != nil {
-		details := wait.Finish(stored, c.cfg.PropagationTimeout)
+		details := wait.Finish(lastSeq, c.cfg.PropagationTimeout)
 		c.countPropagation(details)
 		res.Details = append(res.Details, details...)
 	}
+	end := c.cfg.Now()
 	c.log.Info().Str("request_id", res.RequestID).Str("op", string(req.Op)).Stringer("principal", req.Principal).
 		Int("invalidated", res.Invalidated).Int("previously_invalidated", res.PreviouslyInvalidated).
-		Int("rules", storedRules).Int("errors", len(res.Details)).Dur("took", c.cfg.Now().Sub(start)).Msg("revoked")
+		Int("tokens", tokensStored).Int("rules", rulesStored).Int("errors", len(res.Details)).
+		Dur("plan_ms", planned.Sub(start)).Dur("store_ms", ledgered.Sub(planned)).Dur("confirm_ms", end.Sub(ledgered)).
+		Dur("took", end.Sub(start)).Msg("revoked")
 	return res, nil
 }
 
-func (c *Core) entry(ev events.Event, requestID, key string, onlyIfAbsent bool) Entry {
-	ev.RequestID, ev.Origin = requestID, c.cfg.Origin
-	return Entry{Event: ev, MsgID: requestID + "." + key, OnlyIfAbsent: onlyIfAbsent}
-}
-
-func validateAll(entries []Entry) error {
-	for i := range entries {
-		if err := entries[i].Event.Validate(); err != nil {
-			return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+// countLedger writes the ledger mark of every counted token whose event is
+// stored and counts the answers.
+func (c *Core) countLedger(ctx context.Context, res *Result, targets []target, eventOK []bool) {
+	var marks []Entry
+	var idx []int
+	for i, t := range targets {
+		if eventOK[i] && !t.alias {
+			marks = append(marks, LedgerEntry(t.sum, t.expiresAt, c.cfg.Ledger, res.RequestID+"."+t.sum.String()))
+			idx = append(idx, i)
 		}
 	}
-	return nil
+	for k, o := range c.store.Append(ctx, marks) {
+		switch o.Status {
+		case Stored:
+			res.Invalidated++
+		case AlreadyPresent:
+			res.PreviouslyInvalidated++
+		default:
+			res.Details = append(res.Details, Detail{Kind: DetailStore, Token: targets[idx[k]].sum,
+				Err: fmt.Errorf("the revocation is stored and enforced, but whether it was already revoked could not be recorded: %w", o.Err)})
+		}
+	}
+}
+
+// eventSet is a request's events and which targets each carries.
+type eventSet struct {
+	entries []Entry
+	targets [][]int // indexes into the request's targets, per entry
+	rule    []bool
+	names   []string // rule names, for failures
+	sums    [][]events.Sum
+}
+
+func (e *eventSet) failure(k int, err error) []Detail {
+	if e.rule[k] {
+		return []Detail{{Kind: DetailStore, Rule: e.names[k], Err: err}}
+	}
+	out := make([]Detail, 0, len(e.sums[k]))
+	for _, s := range e.sums[k] {
+		out = append(out, Detail{Kind: DetailStore, Token: s, Err: err})
+	}
+	return out
+}
+
+// eventEntries makes the request's events: a token event when one token is
+// revoked (plus aliases), batches of up to events.MaxBatch otherwise, and
+// one event per rule.
+func (c *Core) eventEntries(requestID string, targets []target, rules []events.Rule, now time.Time) (*eventSet, error) {
+	set := &eventSet{}
+	add := func(ev events.Event, key string, tis []int, rule bool, name string) error {
+		ev.RequestID, ev.Origin = requestID, c.cfg.Origin
+		e, err := EventEntry(ev, c.cfg.Stream, requestID+"."+key)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+		}
+		sums := make([]events.Sum, len(tis))
+		for i, ti := range tis {
+			sums[i] = targets[ti].sum
+		}
+		set.entries, set.targets, set.rule, set.names, set.sums = append(set.entries, e), append(set.targets, tis), append(set.rule, rule), append(set.names, name), append(set.sums, sums)
+		return nil
+	}
+	counted := 0
+	for _, t := range targets {
+		if !t.alias {
+			counted++
+		}
+	}
+	if counted <= 1 {
+		for i, t := range targets {
+			ev := events.NewTokenRevocation(t.sum, t.tokenType, t.expiresAt, now)
+			ev.Realm, ev.User, ev.Client = t.realm, t.user, t.client
+			if err := add(ev, t.sum.String(), []int{i}, false, ""); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		for b, from := 0, 0; from < len(targets); b, from = b+1, from+events.MaxBatch {
+			to := min(from+events.MaxBatch, len(targets))
+			items := make([]events.TokenItem, 0, to-from)
+			tis := make([]int, 0, to-from)
+			for i := from; i < to; i++ {
+				t := targets[i]
+				items = append(items, events.TokenItem{Token: t.sum, TokenType: t.tokenType, ExpiresAt: t.expiresAt.UTC()})
+				tis = append(tis, i)
+			}
+			if err := add(events.NewTokenBatch(requestID, b, items, now), "batch."+strconv.Itoa(b), tis, false, ""); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, r := range rules {
+		if err := add(events.NewRule(r, now, c.cfg.MaxTokenLifetime), r.Key(), nil, true, r.String()); err != nil {
+			return nil, err
+		}
+	}
+	return set, nil
 }
 
 func (c *Core) count(rules int, res Result) {

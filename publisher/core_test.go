@@ -15,6 +15,20 @@ import (
 	"github.com/revocast/revocast/publisher/auth"
 )
 
+// eventsOf decodes the stored events.
+func eventsOf(t testing.TB, st *memStore) []events.Event {
+	t.Helper()
+	var out []events.Event
+	for _, e := range st.appended {
+		ev, err := events.Decode(e.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
 // memStore is a Store double: it remembers subjects and can fail entries.
 type memStore struct {
 	mu       sync.Mutex
@@ -34,11 +48,13 @@ func (m *memStore) Append(_ context.Context, entries []Entry) []Outcome {
 		switch {
 		case m.fail != nil && m.fail(e):
 			out[i] = Outcome{Status: Failed, Err: fmt.Errorf("%w: test failure", ErrUnavailable)}
-		case e.OnlyIfAbsent && m.subjects[e.Event.Subject()]:
+		case e.OnlyIfAbsent && m.subjects[e.Subject]:
 			out[i] = Outcome{Status: AlreadyPresent}
 		default:
-			m.subjects[e.Event.Subject()] = true
-			m.appended = append(m.appended, e)
+			m.subjects[e.Subject] = true
+			if len(e.Data) > 0 { // an event, not a ledger mark
+				m.appended = append(m.appended, e)
+			}
 			out[i] = Outcome{Status: Stored}
 		}
 	}
@@ -110,11 +126,12 @@ func TestPlanJWTExpiryAndConsentRule(t *testing.T) {
 	if len(st.appended) != 2 {
 		t.Fatalf("appended %d events, want the token and a consent rule", len(st.appended))
 	}
-	ev := st.appended[0].Event
+	evs := eventsOf(t, st)
+	ev := evs[0]
 	if want := time.Unix(4102444800, 0).Add(ExpiryLeeway); !ev.ExpiresAt.Equal(want) || ev.Realm != "saml1" || ev.User != "alice" {
 		t.Errorf("token event %+v", ev)
 	}
-	rule := st.appended[1].Event
+	rule := evs[1]
 	if rule.Kind != events.KindRule || rule.Rule() != (events.Rule{Scope: events.ScopeConsent, Realm: "saml1", User: "alice", Client: "app"}) {
 		t.Errorf("rule %+v", rule)
 	}
@@ -122,7 +139,8 @@ func TestPlanJWTExpiryAndConsentRule(t *testing.T) {
 	if opaque.Invalidated != 1 {
 		t.Fatal(opaque)
 	}
-	last := st.appended[len(st.appended)-1].Event
+	all := eventsOf(t, st)
+	last := all[len(all)-1]
 	if d := time.Until(last.ExpiresAt); d < DefaultMaxTokenLifetime-time.Minute || d > DefaultMaxTokenLifetime {
 		t.Errorf("opaque token kept for %v, want --max-token-lifetime", d)
 	}
@@ -150,7 +168,7 @@ func TestStoreFailures(t *testing.T) {
 		t.Fatalf("a rule that could not be stored: %v", err)
 	}
 	// the main token stored, an alias not: the request succeeds and names the failure
-	st = &memStore{fail: func(e Entry) bool { return e.Event.Token == events.HashToken("alias") }}
+	st = &memStore{fail: func(e Entry) bool { return e.Subject == events.TokenSubject(events.HashToken("alias")) }}
 	res, err := newCore(st).Revoke(context.Background(), Request{Op: auth.OpOAM, Principal: su, Token: refOf("main"),
 		Aliases: []TokenRef{RefFromToken("alias")}})
 	if err != nil || res.Invalidated != 1 || len(res.Details) != 1 || res.Details[0].Kind != DetailStore ||

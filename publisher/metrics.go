@@ -14,6 +14,8 @@ type Metrics struct {
 	LiveSubscribers prometheus.Gauge
 	Requests        *prometheus.CounterVec   // dialect, code
 	RequestDuration *prometheus.HistogramVec // route
+	Registered      prometheus.Counter
+	RegistryRefused prometheus.Counter
 }
 
 // NewMetrics registers the front's metrics on reg.
@@ -52,8 +54,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time to answer a request by route; for revocations, storing them and collecting the sidecars' confirmations.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route"}),
+		Registered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "revocast_publisher_registry_registered_total",
+			Help: "Token records registered (POST /v1/tokens and the registry subject).",
+		}),
+		RegistryRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "revocast_publisher_registry_refused_total",
+			Help: "Token records refused (bad input, conflicts, store failures).",
+		}),
 	}
-	reg.MustRegister(m.Published, m.Previously, m.PublishRetries, m.PublishFailures, m.Propagation,
+	reg.MustRegister(m.Registered, m.RegistryRefused, m.Published, m.Previously, m.PublishRetries, m.PublishFailures, m.Propagation,
 		m.LiveSubscribers, m.Requests, m.RequestDuration)
 	return m
 }

@@ -55,6 +55,9 @@ const (
 	ChainNone           Chaining = "NONE"            // just the token
 	ChainRelatedTokens  Chaining = "RELATED_TOKENS"  // and its parent refresh token or child access tokens
 	ChainRelatedConsent Chaining = "RELATED_CONSENT" // and every token of the consent it was issued under
+	// ChainGrant: a refresh token takes every access token of its grant
+	// with it (RFC 7009 section 2.1); an access token only itself.
+	ChainGrant Chaining = "GRANT"
 )
 
 // TokenRef is a token as the core sees it: its hash and, for a JWT, its
@@ -94,6 +97,9 @@ type Request struct {
 	// documented curl double-encodes the token): they are revoked with it
 	// but not counted.
 	Aliases []TokenRef
+	// OwnedByClient: a token the registry knows must have been issued to
+	// Client (OneLogin, RFC 7009), else ErrWrongClient and nothing is revoked.
+	OwnedByClient bool
 
 	// For a token: the realm (OAM identity domain) the request was made in,
 	// and the client that asked. For a scope request: the realm and/or user
@@ -117,7 +123,7 @@ func (r *Request) Validate() error {
 		}
 	}
 	switch r.Chaining {
-	case "", ChainNone, ChainRelatedTokens, ChainRelatedConsent:
+	case "", ChainNone, ChainRelatedTokens, ChainRelatedConsent, ChainGrant:
 	default:
 		return fmt.Errorf("%w: chaining level %q", ErrInvalidRequest, r.Chaining)
 	}
@@ -144,7 +150,6 @@ type Detail struct {
 	Subscriber string     // for propagation and timeout
 	Token      events.Sum // zero when the failure is about a rule or a whole sidecar
 	Rule       string     // the rule, for rule failures
-	Pending    int        // for a timeout: how many events the sidecar had not confirmed
 	Timeout    time.Duration
 	Err        error
 }
@@ -152,6 +157,9 @@ type Detail struct {
 // Result is what a revocation request achieved.
 type Result struct {
 	RequestID string
+	// NotFound: the registry is authoritative and does not know the token;
+	// nothing was revoked.
+	NotFound bool
 	// Invalidated counts tokens this request revoked (stored).
 	Invalidated int
 	// PreviouslyInvalidated counts tokens that were already revoked.

@@ -24,14 +24,33 @@ type Store interface {
 	Append(ctx context.Context, entries []Entry) []Outcome
 }
 
-// Entry is one event to append.
+// Entry is one message to append: an encoded event, or a ledger mark.
 type Entry struct {
-	Event events.Event
+	Subject   string
+	Data      []byte
+	ExpiresAt time.Time // it leaves the stream then (per-message TTL)
+	// Stream is the stream it must land in (checked by the server).
+	Stream string
 	// MsgID deduplicates retries: a retried publish with the same id is stored once.
 	MsgID string
-	// OnlyIfAbsent stores the event only when its subject holds no message,
-	// which is how "already revoked" is decided by the stream itself.
+	// OnlyIfAbsent stores it only when its subject holds no message, which
+	// is how "already revoked" is decided by the ledger itself.
 	OnlyIfAbsent bool
+}
+
+// EventEntry encodes an event for the revocation stream.
+func EventEntry(ev events.Event, stream, msgID string) (Entry, error) {
+	b, err := ev.Encode()
+	if err != nil {
+		return Entry{}, err
+	}
+	return Entry{Subject: ev.Subject(), Data: b, ExpiresAt: ev.ExpiresAt, Stream: stream, MsgID: msgID}, nil
+}
+
+// LedgerEntry is the ledger mark of a token revoked until expiresAt: stored
+// only if the token's ledger subject is empty.
+func LedgerEntry(sum events.Sum, expiresAt time.Time, ledgerStream, msgID string) Entry {
+	return Entry{Subject: events.LedgerSubject(sum), ExpiresAt: expiresAt, Stream: ledgerStream, MsgID: msgID, OnlyIfAbsent: true}
 }
 
 // Status of one appended entry.
@@ -51,7 +70,10 @@ func (s Status) String() string {
 // Outcome of one appended entry.
 type Outcome struct {
 	Status Status
-	Err    error // for Failed
+	// Seq is the stream sequence it was stored at (0 when unknown, e.g.
+	// already present or stored by an earlier attempt).
+	Seq uint64
+	Err error // for Failed
 }
 
 // Error codes JetStream answers that are not failures here.
@@ -67,19 +89,18 @@ type StoreMetrics struct {
 	Failures func(n int)
 }
 
-// JetStreamStore is the Store on a JetStream stream.
+// JetStreamStore is the Store on JetStream.
 type JetStreamStore struct {
 	js      jetstream.JetStream
 	pipe    *Pipeline
-	stream  string
 	timeout time.Duration
 	metrics StoreMetrics
 }
 
-// NewJetStreamStore returns a store publishing to the stream named stream
-// over nc; each Append retries failed publishes with exponential backoff for
-// up to timeout (the --publish-timeout).
-func NewJetStreamStore(nc *nats.Conn, stream string, timeout time.Duration, m StoreMetrics) (*JetStreamStore, error) {
+// NewJetStreamStore returns a store publishing over nc; each Append retries
+// failed publishes with exponential backoff for up to timeout (the
+// --publish-timeout).
+func NewJetStreamStore(nc *nats.Conn, timeout time.Duration, m StoreMetrics) (*JetStreamStore, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
@@ -88,7 +109,7 @@ func NewJetStreamStore(nc *nats.Conn, stream string, timeout time.Duration, m St
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	return &JetStreamStore{js: js, pipe: pipe, stream: stream, timeout: timeout, metrics: m}, nil
+	return &JetStreamStore{js: js, pipe: pipe, timeout: timeout, metrics: m}, nil
 }
 
 // Close releases the store's subscription.
@@ -100,16 +121,9 @@ func (s *JetStreamStore) Close() { s.pipe.Close() }
 // stored once and recognized as ours.
 func (s *JetStreamStore) Append(ctx context.Context, entries []Entry) []Outcome {
 	out := make([]Outcome, len(entries))
-	payloads := make([][]byte, len(entries))
-	todo := make([]int, 0, len(entries))
-	for i := range entries {
-		b, err := entries[i].Event.Encode()
-		if err != nil {
-			out[i] = Outcome{Status: Failed, Err: err}
-			continue
-		}
-		payloads[i] = b
-		todo = append(todo, i)
+	todo := make([]int, len(entries))
+	for i := range todo {
+		todo[i] = i
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -120,7 +134,7 @@ func (s *JetStreamStore) Append(ctx context.Context, entries []Entry) []Outcome 
 		if attempt > 1 && s.metrics.Retries != nil {
 			s.metrics.Retries(len(todo))
 		}
-		todo = s.publishRound(ctx, entries, payloads, todo, attempt, out, lastErr)
+		todo = s.publishRound(ctx, entries, todo, attempt, out, lastErr)
 		if len(todo) == 0 || ctx.Err() != nil {
 			break
 		}
@@ -143,17 +157,19 @@ func (s *JetStreamStore) Append(ctx context.Context, entries []Entry) []Outcome 
 }
 
 // publishRound publishes the entries in todo once and returns those to retry.
-func (s *JetStreamStore) publishRound(ctx context.Context, entries []Entry, payloads [][]byte, todo []int,
+func (s *JetStreamStore) publishRound(ctx context.Context, entries []Entry, todo []int,
 	attempt int, out []Outcome, lastErr []error) []int {
 	msgs := make([]*nats.Msg, len(todo))
 	now := time.Now()
 	for k, i := range todo {
 		e := &entries[i]
-		m := nats.NewMsg(e.Event.Subject())
-		m.Data = payloads[i]
-		m.Header.Set(jetstream.MsgIDHeader, e.MsgID)
-		m.Header.Set(jetstream.MsgTTLHeader, ttlHeader(events.MsgTTL(e.Event.ExpiresAt, now)))
-		m.Header.Set(jetstream.ExpectedStreamHeader, s.stream)
+		m := nats.NewMsg(e.Subject)
+		m.Data = e.Data
+		m.Header.Set(idHeader(e), e.MsgID)
+		m.Header.Set(jetstream.MsgTTLHeader, ttlHeader(events.MsgTTL(e.ExpiresAt, now)))
+		if e.Stream != "" {
+			m.Header.Set(jetstream.ExpectedStreamHeader, e.Stream)
+		}
 		if e.OnlyIfAbsent {
 			m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
 		}
@@ -164,18 +180,32 @@ func (s *JetStreamStore) publishRound(ctx context.Context, entries []Entry, payl
 	for k, i := range todo {
 		err := acks[k].Err
 		if err == nil {
-			out[i] = Outcome{Status: Stored}
+			out[i] = Outcome{Status: Stored, Seq: acks[k].Seq}
 			continue
 		}
-		st, classified := s.classify(ctx, &entries[i], err, attempt)
+		o, classified := s.classify(ctx, &entries[i], err, attempt)
 		if classified {
-			out[i] = Outcome{Status: st}
+			out[i] = o
 			continue
 		}
 		lastErr[i] = err
 		retry = append(retry, i)
 	}
 	return retry
+}
+
+// ownHeader carries the message id of a write-only-if-absent entry. The
+// expected-sequence check already stores such an entry at most once, so the
+// server's msg-id deduplication (Nats-Msg-Id) would only add bookkeeping for
+// every one of a bulk request's ledger marks; the id is still needed to
+// recognize a retried write as ours.
+const ownHeader = "Revocast-Msg-Id"
+
+func idHeader(e *Entry) string {
+	if e.OnlyIfAbsent {
+		return ownHeader
+	}
+	return jetstream.MsgIDHeader
 }
 
 // ttlHeader renders a per-message TTL in whole seconds, as Nats-TTL takes it.
@@ -185,35 +215,35 @@ func ttlHeader(d time.Duration) string {
 
 // classify decides what a publish error means: already present, ours after
 // all, or a transient failure to retry (classified false).
-func (s *JetStreamStore) classify(ctx context.Context, e *Entry, err error, attempt int) (Status, bool) {
+func (s *JetStreamStore) classify(ctx context.Context, e *Entry, err error, attempt int) (Outcome, bool) {
 	var apiErr *jetstream.APIError
 	if !errors.As(err, &apiErr) {
-		return Failed, false
+		return Outcome{}, false
 	}
 	switch apiErr.ErrorCode {
 	case errCodeDuplicateInProcess:
-		return Stored, true
+		return Outcome{Status: Stored}, true
 	case errCodeWrongLastSeq, errCodeWrongLastSeqConstant:
 		if attempt == 1 {
 			// The message id is unique to this request: on a first attempt
 			// the message on the subject can only be someone else's.
-			return AlreadyPresent, true
+			return Outcome{Status: AlreadyPresent}, true
 		}
 		// An earlier attempt of ours may have been stored with its
 		// acknowledgement lost: the server checks the expected sequence
 		// before the message id, so our own retry looks like a conflict.
-		last, gerr := s.js.Stream(ctx, s.stream)
+		st, gerr := s.js.Stream(ctx, e.Stream)
 		if gerr != nil {
-			return Failed, false
+			return Outcome{}, false
 		}
-		m, gerr := last.GetLastMsgForSubject(ctx, e.Event.Subject())
+		m, gerr := st.GetLastMsgForSubject(ctx, e.Subject)
 		if gerr != nil {
-			return Failed, false
+			return Outcome{}, false
 		}
-		if m.Header.Get(jetstream.MsgIDHeader) == e.MsgID {
-			return Stored, true
+		if m.Header.Get(idHeader(e)) == e.MsgID {
+			return Outcome{Status: Stored, Seq: m.Sequence}, true
 		}
-		return AlreadyPresent, true
+		return Outcome{Status: AlreadyPresent}, true
 	}
-	return Failed, false
+	return Outcome{}, false
 }

@@ -25,7 +25,7 @@ func newStore(t *testing.T, nc *nats.Conn, timeout time.Duration) *JetStreamStor
 	if _, err := events.EnsureStream(context.Background(), js, events.StreamOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	st, err := NewJetStreamStore(nc, events.DefaultStreamName, timeout, StoreMetrics{})
+	st, err := NewJetStreamStore(nc, timeout, StoreMetrics{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,9 +33,17 @@ func newStore(t *testing.T, nc *nats.Conn, timeout time.Duration) *JetStreamStor
 	return st
 }
 
+// tokenEntry is a token's ledger mark: stored only if absent.
 func tokenEntry(token, msgID string) Entry {
-	ev := events.NewTokenRevocation(events.HashToken(token), events.AccessToken, time.Now().Add(time.Hour), time.Now())
-	return Entry{Event: ev, MsgID: msgID, OnlyIfAbsent: true}
+	return LedgerEntry(events.HashToken(token), time.Now().Add(time.Hour), events.StreamOptions{}.LedgerName(), msgID)
+}
+
+func ruleEntry(t *testing.T, ev events.Event, msgID string) Entry {
+	e, err := EventEntry(ev, events.DefaultStreamName, msgID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
 
 func TestStoreStoredThenAlreadyPresent(t *testing.T) {
@@ -61,23 +69,15 @@ func TestStoreRetryOfOwnPublishCountsAsStored(t *testing.T) {
 		t.Fatal(o[0].Err)
 	}
 	out := make([]Outcome, 1)
-	retry := st.publishRound(ctx, []Entry{e}, [][]byte{mustEncode(t, e.Event)}, []int{0}, 2, out, make([]error, 1))
+	retry := st.publishRound(ctx, []Entry{e}, []int{0}, 2, out, make([]error, 1))
 	if len(retry) != 0 || out[0].Status != Stored {
 		t.Fatalf("second attempt of the same message: %v (retry %v), want stored", out[0].Status, retry)
 	}
 	other := tokenEntry("t2", "req9.t2")
-	retry = st.publishRound(ctx, []Entry{other}, [][]byte{mustEncode(t, other.Event)}, []int{0}, 2, out, make([]error, 1))
+	retry = st.publishRound(ctx, []Entry{other}, []int{0}, 2, out, make([]error, 1))
 	if len(retry) != 0 || out[0].Status != AlreadyPresent {
 		t.Fatalf("second attempt of another request's message: %v, want already_present", out[0].Status)
 	}
-}
-
-func mustEncode(t *testing.T, ev events.Event) []byte {
-	b, err := ev.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // Fifty requests race for one token, on two connections (as two publisher
@@ -128,7 +128,7 @@ func TestStoreRuleLatestWinsAndTTLExpires(t *testing.T) {
 	r := events.Rule{Scope: events.ScopeRealm, Realm: "saml1"}
 	for i := 0; i < 3; i++ {
 		ev := events.NewRule(r, time.Now(), time.Second)
-		if o := st.Append(ctx, []Entry{{Event: ev, MsgID: fmt.Sprintf("req%d.rule", i)}}); o[0].Status != Stored {
+		if o := st.Append(ctx, []Entry{ruleEntry(t, ev, fmt.Sprintf("req%d.rule", i))}); o[0].Status != Stored {
 			t.Fatalf("rule %d: %v", i, o[0].Err)
 		}
 	}
@@ -155,7 +155,8 @@ func TestStoreNeverPublishesTheRawToken(t *testing.T) {
 	js, _ := jetstream.New(nc)
 	st := newStore(t, nc, 5*time.Second)
 	const raw = "very-secret-raw-token-value"
-	st.Append(context.Background(), []Entry{tokenEntry(raw, "req1.x")})
+	ev := events.NewTokenRevocation(events.HashToken(raw), events.AccessToken, time.Now().Add(time.Hour), time.Now())
+	st.Append(context.Background(), []Entry{ruleEntry(t, ev, "req1.x")})
 	stream, _ := js.Stream(context.Background(), events.DefaultStreamName)
 	m, err := stream.GetMsg(context.Background(), 1)
 	if err != nil {

@@ -17,9 +17,8 @@ const flushDelay = 2 * time.Millisecond
 // maxFailuresPerOutcome keeps outcome messages well under NATS's payload limit.
 const maxFailuresPerOutcome = 500
 
-// outcomeWindow: events revoked this recently are reported to their front
-// even when they arrive as part of the replay (a sidecar that announced
-// itself while still starting may be waited for). Older ones are history.
+// outcomeWindow: events revoked this recently count in the
+// revoke-to-applied lag histogram; older ones are history being replayed.
 const outcomeWindow = 30 * time.Second
 
 // onMsg collects a delivered event into the current batch. The batch is
@@ -74,6 +73,10 @@ func (s *Subscriber) flushLocked() {
 		switch it.ev.Kind {
 		case events.KindToken:
 			entries = append(entries, cache.Entry{Sum: it.ev.Token, ExpiresAt: it.ev.ExpiresAt})
+		case events.KindTokens:
+			for _, t := range it.ev.Tokens {
+				entries = append(entries, cache.Entry{Sum: t.Token, ExpiresAt: t.ExpiresAt})
+			}
 		case events.KindRule:
 			s.rules.Add(it.ev.Rule(), it.ev.IssuedBefore, it.ev.ExpiresAt)
 			s.m.appliedRules.Inc()
@@ -156,49 +159,54 @@ func (s *Subscriber) inFailed(sum events.Sum) bool {
 
 type outcomeKey struct{ origin, requestID string }
 
-// report sends, for every live request in the batch, how many of its events
-// were applied and which failed, to the front that published them.
+// report sends each live request's failures to the front that published
+// it, then the watermark: every event up to the batch's last sequence is
+// applied or reported. Outcomes go first, on the same connection, so a front
+// sees a request's failures before the watermark that confirms it.
 func (s *Subscriber) report(items []item, failedErr map[events.Sum]string) {
 	now := time.Now()
 	out := make(map[outcomeKey]*events.Outcome)
-	for i := range items {
-		it := &items[i]
-		if now.Sub(it.ev.RevokedAt) > outcomeWindow || it.ev.RequestID == "" || events.ValidID(it.ev.Origin) != nil {
-			continue // history, or nobody to tell
+	fail := func(it *item, f events.Failure) {
+		if it.ev.RequestID == "" || events.ValidID(it.ev.Origin) != nil {
+			return // nobody to tell
 		}
 		k := outcomeKey{it.ev.Origin, it.ev.RequestID}
-		o := out[k]
-		if o == nil {
-			o = &events.Outcome{Subscriber: s.cfg.ID, RequestID: it.ev.RequestID}
-			out[k] = o
+		if out[k] == nil {
+			out[k] = &events.Outcome{Subscriber: s.cfg.ID, RequestID: it.ev.RequestID}
 		}
+		out[k].Failures = append(out[k].Failures, f)
+	}
+	for i := range items {
+		it := &items[i]
 		switch {
 		case it.err != nil:
-			o.Failures = append(o.Failures, events.Failure{Token: it.ev.Token, Error: "event could not be read: " + it.err.Error()})
+			fail(it, events.Failure{Token: it.ev.Token, Error: "event could not be read: " + it.err.Error()})
+			continue
+		case it.ev.Kind == events.KindTokens:
+			for _, t := range it.ev.Tokens {
+				if msg := failedErr[t.Token]; msg != "" {
+					fail(it, events.Failure{Token: t.Token, Error: msg})
+				}
+			}
 		case it.ev.Kind == events.KindToken && failedErr[it.ev.Token] != "":
-			o.Failures = append(o.Failures, events.Failure{Token: it.ev.Token, Error: failedErr[it.ev.Token]})
-		default:
-			o.Applied++
-			s.m.lag.Observe(now.Sub(it.ev.RevokedAt).Seconds())
+			fail(it, events.Failure{Token: it.ev.Token, Error: failedErr[it.ev.Token]})
+		}
+		if age := now.Sub(it.ev.RevokedAt); age < outcomeWindow {
+			s.m.lag.Observe(age.Seconds()) // a live revocation, not history
 		}
 	}
 	for k, o := range out {
-		subject := events.OutcomeSubject(k.origin)
-		for {
+		for len(o.Failures) > 0 {
 			part := *o
-			if len(part.Failures) > maxFailuresPerOutcome {
-				part.Failures = o.Failures[:maxFailuresPerOutcome]
-			}
+			part.Failures = o.Failures[:min(len(o.Failures), maxFailuresPerOutcome)]
 			o.Failures = o.Failures[len(part.Failures):]
-			o.Applied = 0
 			b, _ := json.Marshal(part)
-			if err := s.nc.Publish(subject, b); err != nil {
+			if err := s.nc.Publish(events.OutcomeSubject(k.origin), b); err != nil {
 				s.log.Warn().Err(err).Str("request_id", k.requestID).Msg("could not send outcome")
-				break
-			}
-			if len(o.Failures) == 0 {
 				break
 			}
 		}
 	}
+	b, _ := json.Marshal(events.Applied{Subscriber: s.cfg.ID, Instance: s.instance, Seq: items[len(items)-1].seq})
+	_ = s.nc.Publish(events.AppliedSubject, b)
 }

@@ -133,15 +133,15 @@ func TestEmptyStreamIsReadyAtOnce(t *testing.T) {
 	waitReady(t, s)
 }
 
-func TestFollowsLiveAndReportsOutcome(t *testing.T) {
+func TestFollowsLiveAndAnnouncesItsWatermark(t *testing.T) {
 	e := newEnv(t)
 	s := startSub(t, e, Config{ID: "side-a"}, nil)
 	waitReady(t, s)
-	outcomes := make(chan events.Outcome, 10)
-	sub, err := e.nc.Subscribe(events.OutcomeSubject("front1"), func(m *nats.Msg) {
-		var o events.Outcome
-		_ = json.Unmarshal(m.Data, &o)
-		outcomes <- o
+	marks := make(chan events.Applied, 100)
+	sub, err := e.nc.Subscribe(events.AppliedSubject, func(m *nats.Msg) {
+		var a events.Applied
+		_ = json.Unmarshal(m.Data, &a)
+		marks <- a
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -152,13 +152,32 @@ func TestFollowsLiveAndReportsOutcome(t *testing.T) {
 	e.append(t, ev)
 	natstest.Eventually(t, 5*time.Second, "live revocation applied", func() bool { return s.Check("live").Verdict == Revoked })
 	select {
-	case o := <-outcomes:
-		if o.Subscriber != "side-a" || o.RequestID != "req1" || o.Applied != 1 || len(o.Failures) != 0 {
-			t.Fatalf("outcome = %+v", o)
+	case a := <-marks:
+		if a.Subscriber != "side-a" || a.Seq != 1 {
+			t.Fatalf("watermark = %+v, want side-a at sequence 1", a)
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("no outcome")
+		t.Fatal("no watermark")
 	}
+}
+
+func TestBatchEventsAreApplied(t *testing.T) {
+	e := newEnv(t)
+	s := startSub(t, e, Config{}, nil)
+	waitReady(t, s)
+	var items []events.TokenItem
+	for i := 0; i < events.MaxBatch; i++ {
+		items = append(items, events.TokenItem{Token: events.HashToken(fmt.Sprint("b-", i)), ExpiresAt: time.Now().Add(time.Hour)})
+	}
+	e.append(t, events.NewTokenBatch("req9", 0, items, time.Now()))
+	natstest.Eventually(t, 5*time.Second, "the batch applied", func() bool {
+		for i := 0; i < events.MaxBatch; i++ {
+			if s.Check(fmt.Sprint("b-", i)).Verdict != Revoked {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 func jwtToken(claims string) string {
@@ -241,7 +260,7 @@ func TestRefusedEntriesAreReportedDeniedAndUnhealthy(t *testing.T) {
 			case <-time.After(5 * time.Second):
 				t.Fatal("no outcome")
 			}
-			if o.Applied != 0 || len(o.Failures) != 1 || o.Failures[0].Token != events.HashToken("refused") {
+			if len(o.Failures) != 1 || o.Failures[0].Token != events.HashToken("refused") {
 				t.Fatalf("outcome = %+v, want one failure naming the token", o)
 			}
 			if s.healthy() || len(s.Status().Problems) == 0 {

@@ -84,14 +84,18 @@ func TestE2ESidecarIsNotReadyUntilReplayed(t *testing.T) {
 	if _, err := events.EnsureStream(context.Background(), js, events.StreamOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	store, err := publisher.NewJetStreamStore(natstest.Connect(t, ns), events.DefaultStreamName, 5*time.Second, publisher.StoreMetrics{})
+	store, err := publisher.NewJetStreamStore(natstest.Connect(t, ns), 5*time.Second, publisher.StoreMetrics{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var entries []publisher.Entry
 	for i := 0; i < 2000; i++ {
 		ev := events.NewTokenRevocation(events.HashToken(fmt.Sprint("stored-", i)), events.AccessToken, time.Now().Add(time.Hour), time.Now())
-		entries = append(entries, publisher.Entry{Event: ev, MsgID: fmt.Sprint("m", i), OnlyIfAbsent: true})
+		e, err := publisher.EventEntry(ev, events.DefaultStreamName, fmt.Sprint("m", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, e)
 	}
 	for _, o := range store.Append(context.Background(), entries) {
 		if o.Status != publisher.Stored {
@@ -148,7 +152,7 @@ func TestE2ETwoSidecarsAndAStoppedOne(t *testing.T) {
 
 	second.stop()
 	r = esRevoke(t, d.front, `{"token":"after-stop"}`)
-	want := `{"invalidated_tokens":1,"previously_invalidated_tokens":0,"error_count":1,"error_details":[{"type":"timeout_exception","reason":"subscriber [second] did not confirm [1] revocation(s) within [1s]; they are stored and will apply when that subscriber catches up"}]}` + "\n"
+	want := `{"invalidated_tokens":1,"previously_invalidated_tokens":0,"error_count":1,"error_details":[{"type":"timeout_exception","reason":"subscriber [second] did not confirm within [1s]; the revocation is stored and will apply when that subscriber catches up"}]}` + "\n"
 	if r.code != 200 || r.body != want {
 		t.Fatalf("revoke with a stopped sidecar: %d %s\nwant %s", r.code, r.body, want)
 	}

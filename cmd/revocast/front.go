@@ -19,16 +19,19 @@ import (
 	"github.com/revocast/revocast/events"
 	"github.com/revocast/revocast/publisher"
 	"github.com/revocast/revocast/publisher/auth"
+	"github.com/revocast/revocast/publisher/registry"
 	"github.com/revocast/revocast/publisher/server"
 )
 
 // front is the HTTP front wired to NATS.
 type front struct {
-	handler http.Handler
-	core    *publisher.Core
-	tracker *publisher.Tracker
-	store   *publisher.JetStreamStore
-	stop    context.CancelFunc
+	handler  http.Handler
+	core     *publisher.Core
+	tracker  *publisher.Tracker
+	store    *publisher.JetStreamStore
+	registry *lazyRegistry
+	stop     context.CancelFunc
+	busSub   func() *nats.Subscription
 }
 
 func newRegistry() *prometheus.Registry {
@@ -54,54 +57,86 @@ func newFront(c commonOpts, o pubOpts, cfg *config, extra []auth.Credential, nc 
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	reg := newRegistry()
-	m := publisher.NewMetrics(reg)
+	promReg := newRegistry()
+	m := publisher.NewMetrics(promReg)
 	origin := nuid.Next()
 	tracker, err := publisher.NewTracker(nc, origin, o.presenceTimeout, log, func(n int) { m.LiveSubscribers.Set(float64(n)) })
 	if err != nil {
 		return nil, err
 	}
-	jsStore, err := publisher.NewJetStreamStore(nc, c.stream, o.publishTimeout, m.StoreMetrics())
+	jsStore, err := publisher.NewJetStreamStore(nc, o.publishTimeout, m.StoreMetrics())
 	if err != nil {
 		tracker.Close()
 		return nil, err
 	}
+	reg := &lazyRegistry{}
+	mode, _ := registryMode(o.registry) // validated with the flags
 	core := publisher.NewCore(publisher.Config{Origin: origin, MaxTokenLifetime: c.lifetime,
-		PropagationTimeout: o.propagationTimeout, IssuerRealms: cfg.issuerRealms}, jsStore, tracker, log, m)
+		PropagationTimeout: o.propagationTimeout, IssuerRealms: cfg.issuerRealms, Registry: reg, Mode: mode,
+		Stream: c.stream, Ledger: c.streamOptions(o.dedupWindow).LedgerName()}, jsStore, tracker, log, m)
+	feed := registry.NewHandler(reg, registry.Options{Auth: store, MaxBody: int64(o.maxRegistryBody),
+		MaxTokenLifetime: c.lifetime, Log: log, Counted: func(ok, refused int) {
+			m.Registered.Add(float64(ok))
+			m.RegistryRefused.Add(float64(refused))
+		}})
 
 	ctx, stop := context.WithCancel(context.Background())
 	var streamReady atomic.Bool
+	var busSub atomic.Pointer[nats.Subscription]
 	go func() {
 		bo := backoff.WithContext(backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond),
 			backoff.WithMaxInterval(5*time.Second), backoff.WithMaxElapsedTime(0)), ctx)
 		err := backoff.RetryNotify(func() error {
 			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
-			_, err := events.EnsureStream(cctx, js, c.streamOptions(o.dedupWindow))
-			return err
+			if _, err := events.EnsureStream(cctx, js, c.streamOptions(o.dedupWindow)); err != nil {
+				return err
+			}
+			if reg.s.Load() == nil {
+				rs, err := registry.Open(cctx, nc, registry.StoreOptions{Replicas: c.replicas, Timeout: o.publishTimeout})
+				if err != nil {
+					return err
+				}
+				reg.s.Store(rs)
+			}
+			return nil
 		}, bo, func(err error, next time.Duration) {
-			log.Warn().Err(err).Dur("retry_in", next).Msg("cannot create the revocation stream yet")
+			log.Warn().Err(err).Dur("retry_in", next).Msg("cannot create the revocation stream or the token registry yet")
 		})
-		if err == nil {
-			streamReady.Store(true)
-			log.Info().Str("stream", c.stream).Int("replicas", c.replicas).Msg("revocation stream ready")
+		if err != nil {
+			return
 		}
+		sub, err := feed.Serve(nc)
+		if err != nil {
+			log.Error().Err(err).Msg("cannot serve the registry subject")
+		} else {
+			busSub.Store(sub)
+		}
+		streamReady.Store(true)
+		log.Info().Str("stream", c.stream).Int("replicas", c.replicas).Str("registry", string(mode)).
+			Msg("revocation stream and token registry ready")
 	}()
 	ready := func() error {
 		switch {
 		case !nc.IsConnected():
 			return errors.New("not connected to NATS")
 		case !streamReady.Load():
-			return errors.New("revocation stream not created yet")
+			return errors.New("revocation stream or token registry not created yet")
 		}
 		return nil
 	}
-	h := server.New(server.Options{Core: core, Auth: store, Log: log, Metrics: m, Gatherer: reg, Ready: ready, MaxBody: maxBody})
-	return &front{handler: h, core: core, tracker: tracker, store: jsStore, stop: stop}, nil
+	h := server.New(server.Options{Core: core, Auth: store, Log: log, Metrics: m, Gatherer: promReg, Ready: ready,
+		MaxBody: maxBody, Registry: feed})
+	return &front{handler: h, core: core, tracker: tracker, store: jsStore, registry: reg, stop: stop,
+		busSub: func() *nats.Subscription { return busSub.Load() }}, nil
 }
 
 func (f *front) close() {
 	f.stop()
+	if s := f.busSub(); s != nil {
+		_ = s.Drain()
+	}
 	f.tracker.Close()
 	f.store.Close()
+	f.registry.close()
 }

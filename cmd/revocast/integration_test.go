@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -62,7 +63,11 @@ func newSystemWith(t testing.TB, cfg *config, tweak ...func(*pubOpts)) *system {
 	for _, f := range tweak {
 		f(&p)
 	}
-	f, err := newFront(c, p, cfg, adminCreds(testID, testHash()), natstest.Connect(t, ns), zerolog.Nop())
+	log := zerolog.Nop()
+	if os.Getenv("REVOCAST_TEST_LOG") == "1" {
+		log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).With().Timestamp().Logger()
+	}
+	f, err := newFront(c, p, cfg, adminCreds(testID, testHash()), natstest.Connect(t, ns), log)
 	if err != nil {
 		t.Fatal(err)
 	}

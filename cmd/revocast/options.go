@@ -9,6 +9,7 @@ import (
 	"github.com/revocast/revocast/cache"
 	"github.com/revocast/revocast/events"
 	"github.com/revocast/revocast/publisher"
+	"github.com/revocast/revocast/publisher/registry"
 	"github.com/revocast/revocast/subscriber"
 )
 
@@ -66,6 +67,8 @@ type pubOpts struct {
 	dedupWindow        time.Duration
 	maxBody            byteSize
 	maxBodySet         bool // given as a flag or environment variable: wins over the config file
+	registry           string
+	maxRegistryBody    byteSize
 }
 
 func (o *pubOpts) register(fs *flag.FlagSet) {
@@ -77,6 +80,10 @@ func (o *pubOpts) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.presenceTimeout, "presence-timeout", 5*time.Second, "a sidecar silent for this long is no longer waited for")
 	fs.DurationVar(&o.dedupWindow, "dedup-window", events.DefaultDuplicateWindow, "JetStream duplicate window for retried publishes")
 	fs.Var(&o.maxBody, "max-body", "largest request body accepted (e.g. 65536 or 64KiB)")
+	o.maxRegistryBody = registry.DefaultMaxBody
+	fs.StringVar(&o.registry, "registry", string(publisher.Advisory),
+		"advisory: a token the registry does not know is still revoked; authoritative: it is not found")
+	fs.Var(&o.maxRegistryBody, "max-registry-body", "largest POST /v1/tokens body (e.g. 64MiB)")
 }
 
 // noteExplicit records which flags were given, after parsing.
@@ -89,7 +96,8 @@ func (o *pubOpts) noteExplicit(fs *flag.FlagSet) {
 }
 
 func (o *pubOpts) validate() error {
-	return errors.Join(
+	_, modeErr := registryMode(o.registry)
+	return errors.Join(modeErr,
 		positiveDuration("publish-timeout", o.publishTimeout, false),
 		positiveDuration("propagation-timeout", o.propagationTimeout, true),
 		positiveDuration("presence-timeout", o.presenceTimeout, false),

@@ -123,6 +123,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.sendCoreError(rp, err)
 		return
 	}
+	if res.NotFound {
+		// Elasticsearch answers 404 with the zero counts when a single token
+		// is not found (revocast: an authoritative registry does not know it).
+		rp.send(http.StatusNotFound, render(res, rp.errorTrace))
+		return
+	}
 	rp.send(http.StatusOK, render(res, rp.errorTrace))
 }
 
@@ -284,8 +290,8 @@ func detailCause(d publisher.Detail) ErrorCause {
 			CausedBy: &ErrorCause{Type: "cache_admission_exception", Reason: reason(d.Err)}}
 	case publisher.DetailTimeout:
 		return ErrorCause{Type: "timeout_exception",
-			Reason: fmt.Sprintf("subscriber [%s] did not confirm [%d] revocation(s) within [%s]; they are stored and will apply when that subscriber catches up",
-				d.Subscriber, d.Pending, d.Timeout)}
+			Reason: fmt.Sprintf("subscriber [%s] did not confirm within [%s]; the revocation is stored and will apply when that subscriber catches up",
+				d.Subscriber, d.Timeout)}
 	default:
 		return ErrorCause{Type: "exception",
 			Reason:   fmt.Sprintf("failed to store the revocation of %s; it is not counted", what(d)),

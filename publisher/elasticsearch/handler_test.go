@@ -267,12 +267,12 @@ func TestErrorDetailsAndErrorTrace(t *testing.T) {
 	sum := events.HashToken("t")
 	core := &fakeCore{res: publisher.Result{Invalidated: 1, Details: []publisher.Detail{
 		{Kind: publisher.DetailPropagation, Subscriber: "s2", Token: sum, Err: errors.New("deny-cache did not admit the entry after 10 attempts")},
-		{Kind: publisher.DetailTimeout, Subscriber: "s3", Pending: 1, Timeout: time.Second},
+		{Kind: publisher.DetailTimeout, Subscriber: "s3", Timeout: time.Second},
 	}}}
 	w := do(t, newHandler(core), call{contentType: "application/json", body: `{"token":"t"}`})
 	want := `{"invalidated_tokens":1,"previously_invalidated_tokens":0,"error_count":2,"error_details":[` +
 		`{"type":"propagation_exception","reason":"subscriber [s2] could not apply the revocation of token [` + sum.Short() + `]","caused_by":{"type":"cache_admission_exception","reason":"deny-cache did not admit the entry after 10 attempts"}},` +
-		`{"type":"timeout_exception","reason":"subscriber [s3] did not confirm [1] revocation(s) within [1s]; they are stored and will apply when that subscriber catches up"}]}` + "\n"
+		`{"type":"timeout_exception","reason":"subscriber [s3] did not confirm within [1s]; the revocation is stored and will apply when that subscriber catches up"}]}` + "\n"
 	if got := w.Body.String(); got != want {
 		t.Errorf("body =\n%s\nwant\n%s", got, want)
 	}

@@ -80,6 +80,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	req.Op, req.Principal, req.Client = auth.OpOAM, p, p.ID
 	res, err := h.core.Revoke(r.Context(), req)
+	if err == nil && res.NotFound {
+		sendError(w, http.StatusBadRequest, codeInvalidRequest, "the token is not known to the token registry")
+		return
+	}
 	if err == nil && res.Invalidated+res.PreviouslyInvalidated == 0 {
 		// The one counted token was not stored (only an alias was): the
 		// answer must not claim success.

@@ -26,8 +26,12 @@ func checkRequest(t *testing.T, core *fakeCore, token string) {
 		r.TokenType != events.AccessToken || r.Token == nil || r.Token.Sum != events.HashToken(token) {
 		t.Errorf("request = %+v", r)
 	}
-	if r.Realm != "" || r.User != "" || r.Chaining != "" || len(r.Aliases) != 0 {
+	if r.Realm != "" || r.User != "" || len(r.Aliases) != 0 {
 		t.Errorf("request names more than the token: %+v", r)
+	}
+	// the access token with its refresh token, and only a token of this client
+	if r.Chaining != publisher.ChainRelatedTokens || !r.OwnedByClient {
+		t.Errorf("chaining %q, owned by client %v; want the pair, owned", r.Chaining, r.OwnedByClient)
 	}
 }
 

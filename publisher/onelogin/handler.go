@@ -89,9 +89,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ref := publisher.RefFromToken(tok)
-	req := publisher.Request{Op: auth.OpOneLogin, Principal: p, Token: &ref, TokenType: events.AccessToken, Client: p.ID}
-	if _, err := h.core.Revoke(r.Context(), req); err != nil {
+	// The access token and its refresh token (once the registry knows the
+	// pair), and only a token issued to the calling client.
+	req := publisher.Request{Op: auth.OpOneLogin, Principal: p, Token: &ref, TokenType: events.AccessToken, Client: p.ID,
+		Chaining: publisher.ChainRelatedTokens, OwnedByClient: true}
+	res, err := h.core.Revoke(r.Context(), req)
+	if err != nil {
 		h.sendCoreError(w, r, p, err)
+		return
+	}
+	if res.NotFound { // authoritative registry: an unknown token is not this client's
+		send(w, http.StatusUnauthorized, typeUnauthorized, msgAuthFailure)
 		return
 	}
 	send(w, http.StatusOK, typeSuccess, msgSuccess)
@@ -137,6 +145,9 @@ func (h *Handler) sendCoreError(w http.ResponseWriter, r *http.Request, p *auth.
 	switch {
 	case errors.As(err, &fe):
 		send(w, http.StatusForbidden, typeForbidden, forbiddenMessage(p, fe))
+	case errors.Is(err, publisher.ErrWrongClient):
+		// OneLogin: the token must have been generated with these credentials.
+		send(w, http.StatusUnauthorized, typeUnauthorized, msgAuthFailure)
 	case errors.Is(err, publisher.ErrInvalidRequest):
 		send(w, http.StatusBadRequest, typeBadRequest, err.Error())
 	default:

@@ -69,6 +69,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.Op, req.Principal, req.Client = auth.OpRFC7009, p, p.ID
+	// A refresh token takes every access token of its grant with it, and a
+	// client may only revoke its own tokens (RFC 7009 section 2.1). An
+	// unknown token is answered 200 like a revoked one (section 2.2).
+	req.Chaining, req.OwnedByClient = publisher.ChainGrant, true
 	if _, err := h.core.Revoke(r.Context(), req); err != nil {
 		h.coreError(r, p, err).write(w)
 		return
@@ -86,6 +90,11 @@ func (h *Handler) coreError(r *http.Request, p *auth.Principal, err error) *oaut
 	case errors.As(err, &fe):
 		// RFC 6749 section 5.2 puts unauthorized_client on 400.
 		return &oauthError{status: http.StatusBadRequest, code: codeUnauthorizedClient, desc: forbidden(fe)}
+	case errors.Is(err, publisher.ErrWrongClient):
+		// RFC 7009 section 2.1: the token was not issued to this client, so the
+		// request is refused and the token stays valid.
+		return &oauthError{status: http.StatusBadRequest, code: codeUnauthorizedClient,
+			desc: "the token was not issued to client " + p.ID + "; it was not revoked"}
 	case errors.Is(err, publisher.ErrInvalidRequest):
 		return invalidRequest("%s", err.Error())
 	}

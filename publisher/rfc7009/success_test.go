@@ -33,8 +33,12 @@ func checkRequest(t *testing.T, core *fakeCore, client, token, tokenType string)
 	if r.TokenType != tokenType {
 		t.Errorf("token type = %q, want %q", r.TokenType, tokenType)
 	}
-	if r.Realm != "" || r.User != "" || r.Chaining != "" || len(r.Aliases) != 0 {
+	if r.Realm != "" || r.User != "" || len(r.Aliases) != 0 {
 		t.Errorf("unexpected fields in %+v", r)
+	}
+	// a refresh token takes its grant's access tokens; only the client's own tokens
+	if r.Chaining != publisher.ChainGrant || !r.OwnedByClient {
+		t.Errorf("chaining %q, owned by client %v; want the grant, owned", r.Chaining, r.OwnedByClient)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/revocast/revocast/publisher/elasticsearch"
 	"github.com/revocast/revocast/publisher/oam"
 	"github.com/revocast/revocast/publisher/onelogin"
+	"github.com/revocast/revocast/publisher/registry"
 	"github.com/revocast/revocast/publisher/rfc7009"
 )
 
@@ -27,6 +28,7 @@ type Options struct {
 	Gatherer prometheus.Gatherer // nil: no /metrics
 	Ready    func() error        // nil: always ready
 	MaxBody  int64               // 0: publisher.DefaultMaxBody
+	Registry http.Handler        // the registry feed (POST /v1/tokens); nil: none
 }
 
 // route is one mounted dialect.
@@ -43,6 +45,9 @@ func New(o Options) http.Handler {
 		{"oam", oam.Route, oam.New(o.Core, oam.Options{Auth: o.Auth, MaxBody: o.MaxBody, Log: o.Log})},
 		{"onelogin", onelogin.Route, onelogin.New(o.Core, onelogin.Options{Auth: o.Auth, MaxBody: o.MaxBody, Log: o.Log})},
 		{"rfc7009", rfc7009.Route, rfc7009.New(o.Core, rfc7009.Options{Auth: o.Auth, MaxBody: o.MaxBody, Log: o.Log})},
+	}
+	if o.Registry != nil {
+		routes = append(routes, route{"registry", registry.Route, o.Registry})
 	}
 	mux := http.NewServeMux()
 	for _, rt := range routes {

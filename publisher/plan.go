@@ -1,0 +1,167 @@
+package publisher
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/revocast/revocast/events"
+)
+
+// target is one token a request revokes.
+type target struct {
+	sum       events.Sum
+	tokenType string
+	expiresAt time.Time
+	realm     string
+	user      string
+	client    string
+	alias     bool // another spelling of the request's token: revoked, not counted
+}
+
+func fromRecord(r *Record) target {
+	return target{sum: r.Sum, tokenType: r.Type, expiresAt: r.ExpiresAt.Add(ExpiryLeeway), realm: r.Realm, user: r.User, client: r.Client}
+}
+
+// plan returns the tokens and rules a request revokes, or notFound when an
+// authoritative registry does not know the token.
+func (c *Core) plan(ctx context.Context, req *Request, now time.Time) ([]target, []events.Rule, bool, error) {
+	if req.Token == nil {
+		return c.planScope(ctx, req)
+	}
+	var rec *Record
+	if c.cfg.Registry != nil {
+		var err error
+		if rec, err = c.cfg.Registry.Lookup(ctx, req.Token.Sum); err != nil {
+			return nil, nil, false, fmt.Errorf("%w: token registry: %w", ErrUnavailable, err)
+		}
+	}
+	if rec == nil && c.cfg.Registry != nil && c.cfg.Mode == Authoritative {
+		return nil, nil, true, nil
+	}
+	if rec != nil && req.OwnedByClient && rec.Client != req.Client {
+		return nil, nil, false, fmt.Errorf("%w: token registered to another client", ErrWrongClient)
+	}
+	main := c.tokenTarget(req, rec, now)
+	targets := []target{main}
+	for _, a := range req.Aliases {
+		if a.Sum != main.sum {
+			alias := main
+			alias.sum, alias.alias = a.Sum, true
+			targets = append(targets, alias)
+		}
+	}
+	related, rules, err := c.related(ctx, req, rec, main)
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("%w: token registry: %w", ErrUnavailable, err)
+	}
+	for i := range related {
+		if related[i].Sum != main.sum {
+			targets = append(targets, fromRecord(&related[i]))
+		}
+	}
+	return targets, rules, false, nil
+}
+
+// tokenTarget describes the request's token: from the registry when it
+// knows it, else from the JWT's claims and the request.
+func (c *Core) tokenTarget(req *Request, rec *Record, now time.Time) target {
+	if rec != nil {
+		t := fromRecord(rec)
+		if req.TokenType != "" {
+			t.tokenType = req.TokenType
+		}
+		return t
+	}
+	tok := req.Token
+	t := target{sum: tok.Sum, tokenType: req.TokenType, realm: c.tokenRealm(req), client: req.Client,
+		expiresAt: now.Add(c.cfg.MaxTokenLifetime)}
+	if tok.JWT {
+		if !tok.Claims.Expiry.IsZero() {
+			t.expiresAt = tok.Claims.Expiry.Add(ExpiryLeeway)
+		}
+		t.user = tok.Claims.Subject
+		if tok.Claims.Client != "" {
+			t.client = tok.Claims.Client
+		}
+	}
+	return t
+}
+
+// related returns the tokens the chaining level adds, and the rules.
+func (c *Core) related(ctx context.Context, req *Request, rec *Record, main target) ([]Record, []events.Rule, error) {
+	reg := c.cfg.Registry
+	switch req.Chaining {
+	case ChainRelatedTokens, ChainGrant:
+		if rec == nil {
+			return nil, nil, nil
+		}
+		if rec.Type == events.RefreshToken {
+			kids, err := children(ctx, reg, rec)
+			return kids, nil, err
+		}
+		if req.Chaining == ChainRelatedTokens && !rec.Parent.IsZero() {
+			parent, err := reg.Lookup(ctx, rec.Parent)
+			if err != nil || parent == nil {
+				return nil, nil, err
+			}
+			return []Record{*parent}, nil, nil
+		}
+	case ChainRelatedConsent:
+		if main.realm == "" || main.user == "" || main.client == "" {
+			return nil, nil, nil // the consent is unknown: just the token
+		}
+		rule := events.Rule{Scope: events.ScopeConsent, Realm: main.realm, User: main.user, Client: main.client}
+		if reg == nil {
+			return nil, []events.Rule{rule}, nil
+		}
+		all, err := reg.Find(ctx, Scope{Realm: main.realm, User: main.user, Client: main.client})
+		return all, []events.Rule{rule}, err
+	}
+	return nil, nil, nil
+}
+
+// planScope revokes a realm, a user, or a user in a realm: an issued-before
+// rule (for tokens the registry never saw) and every live registered token
+// of the scope, explicitly.
+func (c *Core) planScope(ctx context.Context, req *Request) ([]target, []events.Rule, bool, error) {
+	r := events.Rule{Realm: req.Realm, User: req.User}
+	switch {
+	case req.Realm != "" && req.User != "":
+		r.Scope = events.ScopeRealmUser
+	case req.Realm != "":
+		r.Scope = events.ScopeRealm
+	default:
+		r.Scope = events.ScopeUser
+	}
+	if c.cfg.Registry == nil {
+		return nil, []events.Rule{r}, false, nil
+	}
+	found, err := c.cfg.Registry.Find(ctx, Scope{Realm: req.Realm, User: req.User})
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("%w: token registry: %w", ErrUnavailable, err)
+	}
+	targets := make([]target, len(found))
+	for i := range found {
+		targets[i] = fromRecord(&found[i])
+	}
+	return targets, []events.Rule{r}, false, nil
+}
+
+// tokenRealm is the realm of a token the registry does not know: the realm
+// its JWT issuer is configured for, else the realm the request names (OAM's
+// identity domain), else an unmapped JWT issuer (its own realm), else
+// unknown ("").
+func (c *Core) tokenRealm(req *Request) string {
+	var iss string
+	if req.Token.JWT {
+		iss = req.Token.Claims.Issuer
+		if r, ok := c.cfg.IssuerRealms[iss]; ok && iss != "" {
+			return r
+		}
+	}
+	if req.Realm != "" {
+		return req.Realm
+	}
+	return iss
+}

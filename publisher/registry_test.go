@@ -1,0 +1,185 @@
+package publisher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/revocast/revocast/events"
+	"github.com/revocast/revocast/publisher/auth"
+)
+
+// memRegistry is an in-memory Registry double.
+type memRegistry struct{ recs map[events.Sum]Record }
+
+func (m *memRegistry) add(tok, typ, realm, user, client, parent string) {
+	if m.recs == nil {
+		m.recs = map[events.Sum]Record{}
+	}
+	r := Record{Sum: events.HashToken(tok), Type: typ, Realm: realm, User: user, Client: client, ExpiresAt: time.Now().Add(time.Hour)}
+	if parent != "" {
+		r.Parent = events.HashToken(parent)
+	}
+	m.recs[r.Sum] = r
+}
+
+func (m *memRegistry) Lookup(_ context.Context, s events.Sum) (*Record, error) {
+	if r, ok := m.recs[s]; ok {
+		return &r, nil
+	}
+	return nil, nil
+}
+
+func (m *memRegistry) Find(_ context.Context, sc Scope) ([]Record, error) {
+	var out []Record
+	for _, r := range m.recs {
+		if (sc.Realm == "" || r.Realm == sc.Realm) && (sc.User == "" || r.User == sc.User) && (sc.Client == "" || r.Client == sc.Client) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// A user with two grants (refresh r1 with access a1, a2; refresh r2 with a3)
+// in realm saml1 through client app, another client's token, another user.
+func fixture() *memRegistry {
+	m := &memRegistry{}
+	m.add("r1", events.RefreshToken, "saml1", "alice", "app", "")
+	m.add("a1", events.AccessToken, "saml1", "alice", "app", "r1")
+	m.add("a2", events.AccessToken, "saml1", "alice", "app", "r1")
+	m.add("r2", events.RefreshToken, "saml1", "alice", "app", "")
+	m.add("a3", events.AccessToken, "saml1", "alice", "app", "r2")
+	m.add("o1", events.AccessToken, "saml1", "alice", "other-app", "")
+	m.add("b1", events.AccessToken, "saml1", "bob", "app", "")
+	m.add("z1", events.AccessToken, "saml2", "alice", "app", "")
+	return m
+}
+
+func registryCore(reg Registry, mode RegistryMode, st Store) *Core {
+	return NewCore(Config{Registry: reg, Mode: mode}, st, nil, zerolog.Nop(), nil)
+}
+
+func revokedSet(t testing.TB, st *memStore) map[string]bool {
+	out := map[string]bool{}
+	name := func(s events.Sum) {
+		for _, tok := range []string{"r1", "a1", "a2", "r2", "a3", "o1", "b1", "z1", "unknown"} {
+			if s == events.HashToken(tok) {
+				out[tok] = true
+			}
+		}
+	}
+	for _, ev := range eventsOf(t, st) {
+		switch ev.Kind {
+		case events.KindToken:
+			name(ev.Token)
+		case events.KindTokens:
+			for _, it := range ev.Tokens {
+				name(it.Token)
+			}
+		default:
+			out["rule:"+string(ev.Scope)] = true
+		}
+	}
+	return out
+}
+
+func set(names ...string) map[string]bool {
+	out := map[string]bool{}
+	for _, n := range names {
+		out[n] = true
+	}
+	return out
+}
+
+func TestRegistrySemantics(t *testing.T) {
+	su := auth.Superuser(auth.KindClient, "app")
+	tok := func(s string) *TokenRef { r := RefFromSum(events.HashToken(s)); return &r }
+	cases := []struct {
+		name        string
+		req         Request
+		revoked     map[string]bool
+		invalidated int
+		err         error
+	}{
+		{"elasticsearch user in realm: rule and every registered token", Request{Op: auth.OpElasticsearch, Principal: su, Realm: "saml1", User: "alice"},
+			set("r1", "a1", "a2", "r2", "a3", "o1", "rule:realm_user"), 6, nil},
+		{"elasticsearch user in every realm", Request{Op: auth.OpElasticsearch, Principal: su, User: "alice"},
+			set("r1", "a1", "a2", "r2", "a3", "o1", "z1", "rule:user"), 7, nil},
+		{"elasticsearch realm", Request{Op: auth.OpElasticsearch, Principal: su, Realm: "saml2"},
+			set("z1", "rule:realm"), 1, nil},
+		{"elasticsearch single refresh token: only it", Request{Op: auth.OpElasticsearch, Principal: su, Token: tok("r1"), TokenType: events.RefreshToken},
+			set("r1"), 1, nil},
+		{"OAM RELATED_TOKENS on a refresh token: its access tokens", Request{Op: auth.OpOAM, Principal: su, Token: tok("r1"), Chaining: ChainRelatedTokens},
+			set("r1", "a1", "a2"), 3, nil},
+		{"OAM RELATED_TOKENS on an access token: its refresh token", Request{Op: auth.OpOAM, Principal: su, Token: tok("a3"), Chaining: ChainRelatedTokens},
+			set("a3", "r2"), 2, nil},
+		{"OAM RELATED_CONSENT: the consent's tokens and a rule", Request{Op: auth.OpOAM, Principal: su, Token: tok("a1"), Chaining: ChainRelatedConsent, Realm: "saml1"},
+			set("r1", "a1", "a2", "r2", "a3", "rule:consent"), 5, nil},
+		{"OneLogin: the access token and its refresh token", Request{Op: auth.OpOneLogin, Principal: su, Token: tok("a1"), Chaining: ChainRelatedTokens, OwnedByClient: true, Client: "app"},
+			set("a1", "r1"), 2, nil},
+		{"OneLogin: another client's token is refused", Request{Op: auth.OpOneLogin, Principal: su, Token: tok("o1"), Chaining: ChainRelatedTokens, OwnedByClient: true, Client: "app"},
+			set(), 0, ErrWrongClient},
+		{"RFC 7009 refresh token: every access token of its grant", Request{Op: auth.OpRFC7009, Principal: su, Token: tok("r2"), Chaining: ChainGrant, OwnedByClient: true, Client: "app"},
+			set("r2", "a3"), 2, nil},
+		{"RFC 7009 access token: only it", Request{Op: auth.OpRFC7009, Principal: su, Token: tok("a1"), Chaining: ChainGrant, OwnedByClient: true, Client: "app"},
+			set("a1"), 1, nil},
+		{"RFC 7009: another client's token is not revoked", Request{Op: auth.OpRFC7009, Principal: su, Token: tok("o1"), Chaining: ChainGrant, OwnedByClient: true, Client: "app"},
+			set(), 0, ErrWrongClient},
+		{"advisory: an unknown token is revoked", Request{Op: auth.OpElasticsearch, Principal: su, Token: tok("unknown")},
+			set("unknown"), 1, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st := &memStore{}
+			res, err := registryCore(fixture(), Advisory, st).Revoke(context.Background(), c.req)
+			if !errors.Is(err, c.err) {
+				t.Fatalf("err = %v, want %v", err, c.err)
+			}
+			if got := revokedSet(t, st); fmt.Sprint(got) != fmt.Sprint(c.revoked) {
+				t.Errorf("revoked %v, want %v", got, c.revoked)
+			}
+			if res.Invalidated != c.invalidated {
+				t.Errorf("invalidated = %d, want %d", res.Invalidated, c.invalidated)
+			}
+		})
+	}
+}
+
+func TestRegistryCountsAndAuthoritativeMode(t *testing.T) {
+	su := auth.Superuser(auth.KindUser, "admin")
+	st := &memStore{}
+	core := registryCore(fixture(), Authoritative, st)
+	req := Request{Op: auth.OpElasticsearch, Principal: su, Realm: "saml1", User: "alice"}
+	first, err := core.Revoke(context.Background(), req)
+	if err != nil || first.Invalidated != 6 || first.PreviouslyInvalidated != 0 {
+		t.Fatalf("first: %+v %v", first, err)
+	}
+	second, err := core.Revoke(context.Background(), req)
+	if err != nil || second.Invalidated != 0 || second.PreviouslyInvalidated != 6 {
+		t.Fatalf("a second identical request: %+v %v", second, err)
+	}
+	unknown := RefFromSum(events.HashToken("unknown"))
+	res, err := core.Revoke(context.Background(), Request{Op: auth.OpElasticsearch, Principal: su, Token: &unknown})
+	if err != nil || !res.NotFound || res.Invalidated != 0 {
+		t.Fatalf("authoritative, unknown token: %+v %v", res, err)
+	}
+	if revokedSet(t, st)["unknown"] {
+		t.Fatal("an unknown token was revoked in authoritative mode")
+	}
+}
+
+// The registry's realm is the token's realm for authorization.
+func TestRegistryRealmAuthorizes(t *testing.T) {
+	limited := auth.NewPrincipal(auth.KindClient, "app", []string{"*"}, []string{"saml2"})
+	st := &memStore{}
+	tok := RefFromSum(events.HashToken("a1")) // registered in saml1
+	_, err := registryCore(fixture(), Advisory, st).Revoke(context.Background(), Request{Op: auth.OpRFC7009, Principal: limited, Token: &tok})
+	var fe *ForbiddenError
+	if !errors.As(err, &fe) || fe.Realm != "saml1" || len(st.appended) != 0 {
+		t.Fatalf("err = %v, appended %d", err, len(st.appended))
+	}
+}
