@@ -13,6 +13,7 @@ FUZZ_TARGETS := \
 	./publisher/onelogin:FuzzAccessToken \
 	./publisher/rfc7009:FuzzHandler \
 	./publisher/auth:FuzzParsers \
+	./publisher/registry:FuzzIngest \
 	./subscriber:FuzzCheckRequests \
 	./internal/jwtclaims:FuzzParse \
 	./cmd/revocast:FuzzParseConfig
@@ -46,9 +47,13 @@ fuzz: ## run every fuzz target for FUZZTIME (default 5s)
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
 
-bench: ## benchmarks: cache Get/Set, check, revoke-to-enforced latency with two sidecars (p50/p99)
-	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem ./cache/ ./subscriber/
+bench: ## benchmarks: cache, check, revoke-to-enforced p50/p99 with two sidecars, registry 100k figures
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem ./cache/
+	$(GO) test -run '^$$' -bench '^BenchmarkCheck' -benchtime $(BENCHTIME) -benchmem ./subscriber/
+	$(GO) test -run '^$$' -bench '^BenchmarkReplay' -benchtime 1x ./subscriber/
 	$(GO) test -run '^$$' -bench RevokeToEnforced -benchtime 2000x ./cmd/revocast/
+	$(GO) test -run '^$$' -bench Ingest100k -benchtime 3x ./publisher/registry/
+	$(GO) test -run '^$$' -bench Registry100k -benchtime 3x ./cmd/revocast/
 
 build: ## build bin/revocast
 	$(GO) build -o bin/revocast ./cmd/revocast

@@ -71,3 +71,47 @@ func BenchmarkCheckHTTPHandler(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkReplay is a sidecar's start: replaying live token revocations
+// into an empty cache until it is ready, from single-token events or from
+// batch events (as bulk revocations store them), side by side. Run with
+// -benchtime 1x.
+func BenchmarkReplay(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		n     int
+		batch bool
+	}{{"single/n=200k", 200_000, false}, {"batch/n=200k", 200_000, true}, {"batch/n=1M", 1_000_000, true}} {
+		b.Run(c.name, func(b *testing.B) {
+			e := newEnv(b)
+			exp := time.Now().Add(time.Hour)
+			if c.batch {
+				items := make([]events.TokenItem, 0, events.MaxBatch)
+				for i, batch := 0, 0; i < c.n; i++ {
+					items = append(items, events.TokenItem{Token: events.HashToken(fmt.Sprint("replay-", i)), ExpiresAt: exp})
+					if len(items) == events.MaxBatch {
+						e.append(b, events.NewTokenBatch("bench", batch, items, time.Now()))
+						items, batch = items[:0], batch+1
+					}
+				}
+			} else {
+				e.appendMany(b, c.n, exp)
+			}
+			for i := 0; i < b.N; i++ {
+				dc, err := cache.New(cache.Config{Capacity: int64(c.n)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ResetTimer()
+				start := time.Now()
+				s := startSub(b, e, Config{ID: fmt.Sprint("replay-", i)}, dc)
+				waitReady(b, s)
+				b.ReportMetric(time.Since(start).Seconds(), "replay-s")
+				b.StopTimer()
+				if s.Check("replay-7").Verdict != Revoked || s.Check(fmt.Sprint("replay-", c.n-1)).Verdict != Revoked {
+					b.Fatal("not every revocation replayed")
+				}
+			}
+		})
+	}
+}

@@ -46,6 +46,7 @@ type Subscriber struct {
 	instance string
 
 	ready       atomic.Bool
+	readyCh     chan struct{} // closed once ready
 	target      atomic.Uint64 // last sequence of the stream when the replay started
 	applied     atomic.Uint64 // last sequence applied
 	confirmedAt atomic.Int64  // Unix ns of the last confirmation that the sidecar was caught up
@@ -84,7 +85,7 @@ func New(cfg Config, nc *nats.Conn, tc TokenCache, log zerolog.Logger, reg prome
 	}
 	s := &Subscriber{cfg: cfg, nc: nc, js: js, cache: tc, rules: cache.NewRules(),
 		log: log.With().Str("subscriber", cfg.ID).Logger(), instance: nuid.Next(), started: time.Now(),
-		failed: make(map[events.Sum]time.Time)}
+		failed: make(map[events.Sum]time.Time), readyCh: make(chan struct{})}
 	s.m = newMetrics(reg, s)
 	return s, nil
 }
@@ -107,7 +108,7 @@ func (s *Subscriber) Run(ctx context.Context) error {
 	}
 	info, err := stream.Info(ctx)
 	if err != nil {
-		return fmt.Errorf("subscriber: stream info: %w", err)
+		return stopped(ctx, fmt.Errorf("subscriber: stream info: %w", err))
 	}
 	s.target.Store(info.State.LastSeq)
 	s.m.targetSeq.Set(float64(info.State.LastSeq))
@@ -117,17 +118,20 @@ func (s *Subscriber) Run(ctx context.Context) error {
 	}
 	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy})
 	if err != nil {
-		return fmt.Errorf("subscriber: create consumer: %w", err)
+		return stopped(ctx, fmt.Errorf("subscriber: create consumer: %w", err))
 	}
 	s.consMu.Lock()
 	s.consumer = cons
 	s.consMu.Unlock()
-	cc, err := cons.Consume(s.onMsg, jetstream.PullMaxMessages(2*s.cfg.BatchSize),
+	// Pull by bytes, not messages: a batch event is about 70 KiB, and
+	// thousands of them buffered would overflow the subscription (slow
+	// consumer, dropped messages, a consumer reset).
+	cc, err := cons.Consume(s.onMsg, jetstream.PullMaxBytes(maxPullBytes),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			s.log.Warn().Err(err).Msg("consumer")
 		}))
 	if err != nil {
-		return fmt.Errorf("subscriber: consume: %w", err)
+		return stopped(ctx, fmt.Errorf("subscriber: consume: %w", err))
 	}
 	s.maintain(ctx)
 	cc.Drain()
@@ -139,6 +143,18 @@ func (s *Subscriber) Run(ctx context.Context) error {
 	s.flush()
 	s.log.Info().Uint64("applied_seq", s.applied.Load()).Msg("subscriber stopped")
 	return nil
+}
+
+// maxPullBytes bounds what the consumer has in flight.
+const maxPullBytes = 16 << 20
+
+// stopped is nil when ctx is done (Run was asked to stop while starting),
+// else err.
+func stopped(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }
 
 // waitForStream polls until the stream exists (the front creates it).
@@ -214,8 +230,20 @@ func (s *Subscriber) caughtUp() {
 	s.markReady()
 }
 
+// WaitReady blocks until the sidecar has replayed the stream (it is ready)
+// or ctx is done.
+func (s *Subscriber) WaitReady(ctx context.Context) error {
+	select {
+	case <-s.readyCh:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 func (s *Subscriber) markReady() {
 	if s.ready.CompareAndSwap(false, true) {
+		close(s.readyCh)
 		s.log.Info().Uint64("applied_seq", s.applied.Load()).Uint64("target_seq", s.target.Load()).
 			Int64("cache_entries", s.cache.Stats().Entries).Int("rules", s.rules.Len()).
 			Dur("took", time.Since(s.started)).Msg("replay complete: ready")

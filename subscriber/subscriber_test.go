@@ -28,7 +28,7 @@ type env struct {
 	js jetstream.JetStream
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ns := natstest.Start(t)
 	nc := natstest.Connect(t, ns)
@@ -42,7 +42,7 @@ func newEnv(t *testing.T) *env {
 	return &env{ns: ns, nc: nc, js: js}
 }
 
-func (e *env) append(t *testing.T, ev events.Event) {
+func (e *env) append(t testing.TB, ev events.Event) {
 	t.Helper()
 	b, err := ev.Encode()
 	if err != nil {
@@ -54,17 +54,40 @@ func (e *env) append(t *testing.T, ev events.Event) {
 	}
 }
 
+// appendMany stores n single-token revocations replay-0 ... replay-(n-1),
+// pipelined.
+func (e *env) appendMany(t testing.TB, n int, exp time.Time) {
+	t.Helper()
+	futs := make([]jetstream.PubAckFuture, 0, n)
+	for i := 0; i < n; i++ {
+		ev := events.NewTokenRevocation(events.HashToken(fmt.Sprint("replay-", i)), events.AccessToken, exp, time.Now())
+		b, _ := ev.Encode()
+		f, err := e.js.PublishAsync(ev.Subject(), b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		futs = append(futs, f)
+	}
+	for _, f := range futs {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			t.Fatal(err)
+		}
+	}
+}
+
 func revokeToken(tok string) events.Event {
 	return events.NewTokenRevocation(events.HashToken(tok), events.AccessToken, time.Now().Add(time.Hour), time.Now())
 }
 
 // startSub runs a subscriber until the test ends; tc nil means a real DenyCache.
-func startSub(t *testing.T, e *env, cfg Config, tc TokenCache) *Subscriber {
+func startSub(t testing.TB, e *env, cfg Config, tc TokenCache) *Subscriber {
 	t.Helper()
 	return startSubReg(t, e, cfg, tc, prometheus.NewRegistry())
 }
 
-func startSubReg(t *testing.T, e *env, cfg Config, tc TokenCache, reg *prometheus.Registry) *Subscriber {
+func startSubReg(t testing.TB, e *env, cfg Config, tc TokenCache, reg *prometheus.Registry) *Subscriber {
 	t.Helper()
 	if tc == nil {
 		dc, err := cache.New(cache.Config{Capacity: 10000})
@@ -97,9 +120,13 @@ func startSubReg(t *testing.T, e *env, cfg Config, tc TokenCache, reg *prometheu
 	return s
 }
 
-func waitReady(t *testing.T, s *Subscriber) {
+func waitReady(t testing.TB, s *Subscriber) {
 	t.Helper()
-	natstest.Eventually(t, 10*time.Second, "subscriber ready", s.ready.Load)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.WaitReady(ctx); err != nil {
+		t.Fatalf("subscriber not ready: %v", err)
+	}
 }
 
 func TestReplayThenReadyThenDenies(t *testing.T) {
