@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/rs/zerolog"
+
 	"github.com/revocast/revocast/publisher/auth"
 )
 
@@ -82,3 +84,33 @@ type Authenticator interface {
 }
 
 var _ Authenticator = (*auth.Store)(nil)
+
+// DialectOptions configure a request format's handler; every format takes
+// these (each package names them Options).
+type DialectOptions struct {
+	// Auth authenticates callers. When nil every request is refused: a
+	// wiring mistake fails closed, never open.
+	Auth Authenticator
+	// MaxBody bounds the request body (DefaultMaxBody when zero).
+	MaxBody int64
+	Log     zerolog.Logger
+}
+
+// WithDefaults fills the zero fields.
+func (o DialectOptions) WithDefaults() DialectOptions {
+	if o.MaxBody == 0 {
+		o.MaxBody = DefaultMaxBody
+	}
+	if o.Auth == nil {
+		o.Log.Error().Msg("no authenticator configured: every request to this format is refused")
+		o.Auth = denyAll{}
+	}
+	return o
+}
+
+// denyAll refuses every credential.
+type denyAll struct{}
+
+func (denyAll) Authenticate(auth.Kind, string, ...auth.Creds) (*auth.Principal, error) {
+	return nil, auth.ErrBadCredentials
+}

@@ -189,3 +189,15 @@ func FuzzParsers(f *testing.F) {
 		_ = VerifySecret(h, "x")
 	})
 }
+
+func TestRetryAfterSecondsRoundsUp(t *testing.T) {
+	for in, want := range map[string]int{"0s": 1, "200ms": 1, "1s": 1, "1.2s": 2, "59.9s": 60} {
+		d, err := time.ParseDuration(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := (&RateLimitedError{RetryAfter: d}).Seconds(); got != want {
+			t.Errorf("%s: %d, want %d", in, got, want)
+		}
+	}
+}

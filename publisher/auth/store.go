@@ -29,6 +29,12 @@ func (e *RateLimitedError) Error() string {
 	return fmt.Sprintf("%s: retry after %s", ErrRateLimited, e.RetryAfter.Round(time.Second))
 }
 
+// Seconds is RetryAfter in whole seconds for a Retry-After header: rounded
+// up (a client that waits as told is not refused again), at least 1.
+func (e *RateLimitedError) Seconds() int {
+	return max(1, int((e.RetryAfter+time.Second-1)/time.Second))
+}
+
 // Is makes errors.Is(err, ErrRateLimited) true.
 func (e *RateLimitedError) Is(target error) bool { return target == ErrRateLimited }
 

@@ -7,8 +7,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/rs/zerolog"
-
 	"github.com/revocast/revocast/events"
 	"github.com/revocast/revocast/publisher"
 	"github.com/revocast/revocast/publisher/auth"
@@ -17,14 +15,9 @@ import (
 // Route is the path Elasticsearch serves token invalidation on.
 const Route = "/_security/oauth2/token"
 
-// Options configure the handler.
-type Options struct {
-	// Auth authenticates Elasticsearch users (Basic) and API keys (ApiKey).
-	Auth publisher.Authenticator
-	// MaxBody bounds the request body (publisher.DefaultMaxBody when zero).
-	MaxBody int64
-	Log     zerolog.Logger
-}
+// Options configure the handler; Auth authenticates Elasticsearch users
+// (Basic) and API keys (ApiKey).
+type Options = publisher.DialectOptions
 
 // Handler serves DELETE /_security/oauth2/token.
 type Handler struct {
@@ -34,10 +27,7 @@ type Handler struct {
 
 // New returns the handler.
 func New(core publisher.Revoker, opts Options) *Handler {
-	if opts.MaxBody == 0 {
-		opts.MaxBody = publisher.DefaultMaxBody
-	}
-	return &Handler{core: core, opts: opts}
+	return &Handler{core: core, opts: opts.WithDefaults()}
 }
 
 // Query parameters Elasticsearch accepts on every route that matter here;

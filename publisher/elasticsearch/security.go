@@ -39,7 +39,7 @@ func (h *Handler) authenticate(rp *reply, r *http.Request) (*auth.Principal, boo
 	case err == nil:
 		return p, true
 	case errors.As(err, &rl):
-		secs := int(rl.RetryAfter.Seconds() + 0.5)
+		secs := rl.Seconds()
 		rp.w.Header().Set("Retry-After", strconv.Itoa(secs))
 		rp.sendError(http.StatusTooManyRequests, "security_exception",
 			fmt.Sprintf("too many failed authentication attempts for REST request [%s]; retry after [%d] seconds", Route, secs), nil)

@@ -3,12 +3,9 @@ package oam
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
-
-	"github.com/rs/zerolog"
 
 	"github.com/revocast/revocast/publisher"
 	"github.com/revocast/revocast/publisher/auth"
@@ -17,15 +14,9 @@ import (
 // Route is the path OAM serves token revocation on.
 const Route = "/oauth2/rest/token/revoke"
 
-// Options configure the handler.
-type Options struct {
-	// Auth authenticates OAuth clients (Basic client_id:client_secret). When
-	// nil, every request is refused with 401.
-	Auth publisher.Authenticator
-	// MaxBody bounds the request body (publisher.DefaultMaxBody when zero).
-	MaxBody int64
-	Log     zerolog.Logger
-}
+// Options configure the handler; Auth authenticates OAuth clients (Basic
+// client_id:client_secret); without one every request is refused with 401.
+type Options = publisher.DialectOptions
 
 // Handler serves POST /oauth2/rest/token/revoke.
 type Handler struct {
@@ -35,21 +26,7 @@ type Handler struct {
 
 // New returns the handler.
 func New(core publisher.Revoker, opts Options) *Handler {
-	if opts.MaxBody == 0 {
-		opts.MaxBody = publisher.DefaultMaxBody
-	}
-	if opts.Auth == nil {
-		opts.Log.Error().Str("route", Route).Msg("no authenticator configured: every OAM revocation is refused")
-		opts.Auth = denyAll{}
-	}
-	return &Handler{core: core, opts: opts}
-}
-
-// denyAll refuses every credential (fail closed when Options.Auth is nil).
-type denyAll struct{}
-
-func (denyAll) Authenticate(auth.Kind, string, ...auth.Creds) (*auth.Principal, error) {
-	return nil, auth.ErrBadCredentials
+	return &Handler{core: core, opts: opts.WithDefaults()}
 }
 
 // The challenge sent with a 401.
@@ -112,7 +89,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (*auth.Pr
 	case err == nil && p != nil:
 		return p, true
 	case errors.As(err, &rl):
-		secs := max(1, int(math.Ceil(rl.RetryAfter.Seconds())))
+		secs := rl.Seconds()
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		sendError(w, http.StatusTooManyRequests, codeTooManyRequests,
 			fmt.Sprintf("too many failed authentication attempts; retry after %d seconds", secs))

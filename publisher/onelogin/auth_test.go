@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/revocast/revocast/events"
 	"github.com/revocast/revocast/publisher"
@@ -110,18 +109,6 @@ func TestFailedAttemptsAreRateLimited(t *testing.T) {
 	}
 	if n := len(core.requests()); n != 0 {
 		t.Fatalf("a rate-limited request reached the core (%d)", n)
-	}
-}
-
-func TestRetryAfterRoundsUp(t *testing.T) {
-	for in, want := range map[string]int{"0s": 1, "200ms": 1, "1s": 1, "1.2s": 2, "59.9s": 60} {
-		d, err := time.ParseDuration(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := retryAfterSeconds(&auth.RateLimitedError{RetryAfter: d}); got != want {
-			t.Errorf("%s: %d, want %d", in, got, want)
-		}
 	}
 }
 

@@ -3,11 +3,8 @@ package onelogin
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"strconv"
-
-	"github.com/rs/zerolog"
 
 	"github.com/revocast/revocast/events"
 	"github.com/revocast/revocast/publisher"
@@ -17,15 +14,9 @@ import (
 // Route is the path OneLogin serves token revocation on.
 const Route = "/auth/oauth2/revoke"
 
-// Options configure the handler.
-type Options struct {
-	// Auth authenticates OAuth clients (auth.KindClient). When nil, every
-	// request is refused with 401 Authentication Failure.
-	Auth publisher.Authenticator
-	// MaxBody bounds the request body (publisher.DefaultMaxBody when zero).
-	MaxBody int64
-	Log     zerolog.Logger
-}
+// Options configure the handler; Auth authenticates OAuth clients; without
+// one every request is refused with 401 Authentication Failure.
+type Options = publisher.DialectOptions
 
 // Handler serves POST /auth/oauth2/revoke; mount it for every method.
 type Handler struct {
@@ -37,20 +28,7 @@ var _ http.Handler = (*Handler)(nil)
 
 // New returns the handler.
 func New(core publisher.Revoker, opts Options) *Handler {
-	if opts.MaxBody == 0 {
-		opts.MaxBody = publisher.DefaultMaxBody
-	}
-	if opts.Auth == nil {
-		opts.Auth = denyAll{}
-	}
-	return &Handler{core: core, opts: opts}
-}
-
-// denyAll is the Authenticator of a handler configured without one.
-type denyAll struct{}
-
-func (denyAll) Authenticate(auth.Kind, string, ...auth.Creds) (*auth.Principal, error) {
-	return nil, auth.ErrBadCredentials
+	return &Handler{core: core, opts: opts.WithDefaults()}
 }
 
 // ServeHTTP implements http.Handler. The checks run in this order: method,
@@ -123,7 +101,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (*auth.Pr
 	case err == nil && p != nil:
 		return p, true
 	case errors.As(err, &rl):
-		secs := strconv.Itoa(retryAfterSeconds(rl))
+		secs := strconv.Itoa(rl.Seconds())
 		w.Header().Set("Retry-After", secs)
 		send(w, http.StatusTooManyRequests, typeTooMany,
 			"Too many failed authentication attempts; retry after "+secs+" seconds")
@@ -131,12 +109,6 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (*auth.Pr
 		send(w, http.StatusUnauthorized, typeUnauthorized, msgAuthFailure)
 	}
 	return nil, false
-}
-
-// retryAfterSeconds rounds the wait up, so a client that waits as told is
-// not refused again; at least one second.
-func retryAfterSeconds(rl *auth.RateLimitedError) int {
-	return max(1, int(math.Ceil(rl.RetryAfter.Seconds())))
 }
 
 // sendCoreError renders what the core refused or failed to do.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -50,6 +49,9 @@ func NewHandler(reg Registrar, opts Options) *Handler {
 	}
 	if opts.MaxTokenLifetime == 0 {
 		opts.MaxTokenLifetime = publisher.DefaultMaxTokenLifetime
+	}
+	if opts.Auth == nil { // fail closed, like every format
+		opts.Auth = publisher.DialectOptions{Log: opts.Log}.WithDefaults().Auth
 	}
 	return &Handler{reg: reg, opts: opts}
 }
@@ -129,7 +131,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (*auth.Pr
 	case err == nil:
 		return p, true
 	case errors.As(err, &rl):
-		secs := max(1, int(math.Ceil(rl.RetryAfter.Seconds())))
+		secs := rl.Seconds()
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		writeJSON(w, http.StatusTooManyRequests, oauthError{"too_many_requests", "too many failed authentication attempts; retry after " + strconv.Itoa(secs) + " seconds"})
 	default:

@@ -3,7 +3,6 @@ package rfc7009
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 
 	"github.com/revocast/revocast/publisher"
@@ -51,7 +50,7 @@ func (h *Handler) authenticate(r *http.Request, form map[string]string) (*auth.P
 	case err == nil:
 		return p, nil
 	case errors.As(err, &rl):
-		secs := max(1, int(math.Ceil(rl.RetryAfter.Seconds())))
+		secs := rl.Seconds()
 		return nil, &oauthError{status: http.StatusTooManyRequests, code: codeTooManyRequests, retryAfter: secs,
 			desc: fmt.Sprintf("too many failed authentication attempts; retry after %d seconds", secs)}
 	default:

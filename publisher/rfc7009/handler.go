@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/rs/zerolog"
-
 	"github.com/revocast/revocast/publisher"
 	"github.com/revocast/revocast/publisher/auth"
 )
@@ -14,14 +12,9 @@ import (
 // Route is the path the revocation endpoint is served on.
 const Route = "/oauth2/revoke"
 
-// Options configure the handler.
-type Options struct {
-	// Auth authenticates OAuth clients (required).
-	Auth publisher.Authenticator
-	// MaxBody bounds the request body (publisher.DefaultMaxBody when zero).
-	MaxBody int64
-	Log     zerolog.Logger
-}
+// Options configure the handler; Auth authenticates OAuth clients; without
+// one every request is refused with 401 invalid_client.
+type Options = publisher.DialectOptions
 
 // Handler serves POST /oauth2/revoke. Mount it for every method: it answers
 // the others itself.
@@ -34,10 +27,7 @@ var _ http.Handler = (*Handler)(nil)
 
 // New returns the handler.
 func New(core publisher.Revoker, opts Options) *Handler {
-	if opts.MaxBody == 0 {
-		opts.MaxBody = publisher.DefaultMaxBody
-	}
-	return &Handler{core: core, opts: opts}
+	return &Handler{core: core, opts: opts.WithDefaults()}
 }
 
 // ServeHTTP implements http.Handler. The checks run in a fixed order:
