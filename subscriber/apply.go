@@ -26,8 +26,10 @@ const outcomeWindow = 30 * time.Second
 // (nothing pending), or after flushDelay.
 func (s *Subscriber) onMsg(msg jetstream.Msg) {
 	meta, err := msg.Metadata()
-	if err != nil {
-		s.log.Error().Err(err).Msg("message without JetStream metadata")
+	if err != nil { // cannot happen on a JetStream consumer; never dropped silently all the same
+		s.undecodable.Add(1)
+		s.m.undecodable.Inc()
+		s.log.Error().Err(err).Msg("a delivered message without JetStream metadata: unhealthy")
 		return
 	}
 	ev, derr := events.Decode(msg.Data())

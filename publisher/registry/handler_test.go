@@ -201,3 +201,25 @@ func FuzzIngest(f *testing.F) {
 		}
 	})
 }
+
+// A chunked body over the limit (no Content-Length to refuse it up front):
+// the lines read are registered, the cut is reported as the input's fault.
+func TestBodyOverTheLimitIsTheInputsFault(t *testing.T) {
+	s := openStore(t)
+	h := NewHandler(s, Options{Auth: testAuth, MaxTokenLifetime: 24 * time.Hour, MaxBody: 4096})
+	var body strings.Builder
+	for i := 0; body.Len() < 8192; i++ {
+		body.WriteString(line(fmt.Sprint("big-", i), "") + "\n")
+	}
+	r := httptest.NewRequest(http.MethodPost, Route, strings.NewReader(body.String()))
+	r.ContentLength = -1 // chunked
+	r.Header.Set("Content-Type", "application/x-ndjson")
+	r.Header.Set("Authorization", basic("issuer"))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	var res Result
+	_ = json.Unmarshal(w.Body.Bytes(), &res)
+	if w.Code != 200 || res.Registered == 0 || len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Error, "larger than 4096 bytes") {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"sort"
 	"time"
 
@@ -131,6 +132,11 @@ func (ps *parser) parse(body io.Reader, single bool) {
 	br := bufio.NewReaderSize(body, 64<<10)
 	for n := 1; ; n++ {
 		line, tooLong, err := readLine(br)
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) { // the line was cut: none of it is used
+			ps.res.fail(n, invalid("the body is larger than %d bytes: nothing from line %d on was read", tooBig.Limit, n))
+			return
+		}
 		if tooLong {
 			ps.res.fail(n, invalid("line longer than %d bytes", MaxLineLen))
 		} else if len(bytes.TrimSpace(line)) > 0 {
