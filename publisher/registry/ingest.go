@@ -151,20 +151,27 @@ func (ps *parser) parse(body io.Reader, single bool) {
 	}
 }
 
-// readLine reads one line of at most MaxLineLen bytes; a longer one is
-// consumed and reported as tooLong.
+// readLine reads one line of at most MaxLineLen bytes (without its line
+// ending); a longer one is consumed and reported as tooLong. A read error
+// comes with the data read before it, so a line cut by the body's size limit
+// is known to be cut.
 func readLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
 	for {
-		part, isPrefix, err := br.ReadLine()
+		part, err := br.ReadSlice('\n')
 		if !tooLong {
 			line = append(line, part...)
-			if len(line) > MaxLineLen {
+			if len(line) > MaxLineLen+2 {
 				tooLong, line = true, nil
 			}
 		}
-		if err != nil || !isPrefix {
-			return line, tooLong, err
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
 		}
+		line = bytes.TrimRight(line, "\r\n")
+		if len(line) > MaxLineLen {
+			tooLong, line = true, nil
+		}
+		return line, tooLong, err
 	}
 }
 
