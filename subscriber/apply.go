@@ -209,6 +209,8 @@ func (s *Subscriber) report(items []item, failedErr map[events.Sum]string) {
 			}
 		}
 	}
-	b, _ := json.Marshal(events.Applied{Subscriber: s.cfg.ID, Instance: s.instance, Seq: items[len(items)-1].seq})
+	last := items[len(items)-1].seq
+	s.reported.Store(last) // heartbeats carry it too, so only after the failures went out
+	b, _ := json.Marshal(events.Applied{Subscriber: s.cfg.ID, Instance: s.instance, Seq: last})
 	_ = s.nc.Publish(events.AppliedSubject, b)
 }

@@ -63,7 +63,7 @@ func (s *Subscriber) Status() Status {
 // heartbeat announces presence now.
 func (s *Subscriber) heartbeat() {
 	b, _ := json.Marshal(events.Presence{Subscriber: s.cfg.ID, Instance: s.instance, Ready: s.ready.Load(),
-		Stale: s.stale(), Healthy: s.healthy(), AppliedSeq: s.applied.Load(), SentAt: time.Now().UTC()})
+		Stale: s.stale(), Healthy: s.healthy(), AppliedSeq: s.reported.Load(), SentAt: time.Now().UTC()})
 	_ = s.nc.Publish(events.PresenceSubject, b)
 }
 

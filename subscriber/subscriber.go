@@ -49,6 +49,7 @@ type Subscriber struct {
 	readyCh     chan struct{} // closed once ready
 	target      atomic.Uint64 // last sequence of the stream when the replay started
 	applied     atomic.Uint64 // last sequence applied
+	reported    atomic.Uint64 // last sequence whose failures are reported: the watermark fronts see
 	confirmedAt atomic.Int64  // Unix ns of the last confirmation that the sidecar was caught up
 	started     time.Time
 
