@@ -2,11 +2,15 @@ package events
 
 import "time"
 
-// Outcome is a sidecar's report of what it could not apply of one request's
-// events. It is sent before the sidecar's Applied watermark passes them.
+// Outcome is a sidecar's report of what it applied of one live request's
+// events (tokens and rules) and what it could not apply. A sidecar may send
+// several for one request; it sends them before its Applied watermark
+// passes the events, on the same connection, so a front sees a request's
+// failures before the watermark that confirms it.
 type Outcome struct {
 	Subscriber string    `json:"subscriber"`
 	RequestID  string    `json:"request_id"`
+	Applied    int       `json:"applied"`
 	Failures   []Failure `json:"failures,omitempty"`
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -181,5 +182,29 @@ func TestRegistryRealmAuthorizes(t *testing.T) {
 	var fe *ForbiddenError
 	if !errors.As(err, &fe) || fe.Realm != "saml1" || len(st.appended) != 0 {
 		t.Fatalf("err = %v, appended %d", err, len(st.appended))
+	}
+}
+
+// A bulk revocation whose one batch cannot be stored: that batch's tokens
+// are named in the details and not counted; the rest are, and the request
+// succeeds.
+func TestBulkPartialFailure(t *testing.T) {
+	reg := &memRegistry{}
+	for i := 0; i < 2*events.MaxBatch+10; i++ {
+		reg.add(fmt.Sprint("bulk-", i), events.AccessToken, "saml1", "ivan", "app", "")
+	}
+	st := &memStore{fail: func(e Entry) bool { return strings.HasSuffix(e.Subject, ".1") && strings.Contains(e.Subject, ".batch.") }}
+	res, err := registryCore(reg, Advisory, st).Revoke(context.Background(),
+		Request{Op: auth.OpElasticsearch, Principal: auth.Superuser(auth.KindUser, "admin"), Realm: "saml1", User: "ivan"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Invalidated != events.MaxBatch+10 || len(res.Details) != events.MaxBatch {
+		t.Fatalf("invalidated %d, %d details; want %d and %d", res.Invalidated, len(res.Details), events.MaxBatch+10, events.MaxBatch)
+	}
+	for _, d := range res.Details {
+		if d.Kind != DetailStore || d.Token.IsZero() {
+			t.Fatalf("detail %+v", d)
+		}
 	}
 }

@@ -17,8 +17,9 @@ const flushDelay = 2 * time.Millisecond
 // maxFailuresPerOutcome keeps outcome messages well under NATS's payload limit.
 const maxFailuresPerOutcome = 500
 
-// outcomeWindow: events revoked this recently count in the
-// revoke-to-applied lag histogram; older ones are history being replayed.
+// outcomeWindow: events revoked this recently are live: their outcome goes
+// to their front and they count in the revoke-to-applied lag histogram.
+// Older ones are history being replayed.
 const outcomeWindow = 30 * time.Second
 
 // onMsg collects a delivered event into the current batch. The batch is
@@ -161,47 +162,57 @@ func (s *Subscriber) inFailed(sum events.Sum) bool {
 
 type outcomeKey struct{ origin, requestID string }
 
-// report sends each live request's failures to the front that published
-// it, then the watermark: every event up to the batch's last sequence is
-// applied or reported. Outcomes go first, on the same connection, so a front
-// sees a request's failures before the watermark that confirms it.
+// report sends each live request's outcome (what was applied, what failed)
+// to the front that published it, then the watermark: every event up to the
+// batch's last sequence is applied or reported.
 func (s *Subscriber) report(items []item, failedErr map[events.Sum]string) {
 	now := time.Now()
 	out := make(map[outcomeKey]*events.Outcome)
-	fail := func(it *item, f events.Failure) {
-		if it.ev.RequestID == "" || events.ValidID(it.ev.Origin) != nil {
-			return // nobody to tell
+	outcome := func(it *item) *events.Outcome {
+		if it.ev.RequestID == "" || events.ValidID(it.ev.Origin) != nil || now.Sub(it.ev.RevokedAt) > outcomeWindow {
+			return nil // history being replayed, or nobody to tell
 		}
 		k := outcomeKey{it.ev.Origin, it.ev.RequestID}
 		if out[k] == nil {
 			out[k] = &events.Outcome{Subscriber: s.cfg.ID, RequestID: it.ev.RequestID}
 		}
-		out[k].Failures = append(out[k].Failures, f)
+		return out[k]
 	}
 	for i := range items {
 		it := &items[i]
+		o := outcome(it)
 		switch {
 		case it.err != nil:
-			fail(it, events.Failure{Token: it.ev.Token, Error: "event could not be read: " + it.err.Error()})
+			if o != nil {
+				o.Failures = append(o.Failures, events.Failure{Token: it.ev.Token, Error: "event could not be read: " + it.err.Error()})
+			}
 			continue
 		case it.ev.Kind == events.KindTokens:
 			for _, t := range it.ev.Tokens {
-				if msg := failedErr[t.Token]; msg != "" {
-					fail(it, events.Failure{Token: t.Token, Error: msg})
+				switch msg := failedErr[t.Token]; {
+				case o == nil:
+				case msg != "":
+					o.Failures = append(o.Failures, events.Failure{Token: t.Token, Error: msg})
+				default:
+					o.Applied++
 				}
 			}
 		case it.ev.Kind == events.KindToken && failedErr[it.ev.Token] != "":
-			fail(it, events.Failure{Token: it.ev.Token, Error: failedErr[it.ev.Token]})
+			if o != nil {
+				o.Failures = append(o.Failures, events.Failure{Token: it.ev.Token, Error: failedErr[it.ev.Token]})
+			}
+		case o != nil:
+			o.Applied++
 		}
 		if age := now.Sub(it.ev.RevokedAt); age < outcomeWindow {
 			s.m.lag.Observe(age.Seconds()) // a live revocation, not history
 		}
 	}
 	for k, o := range out {
-		for len(o.Failures) > 0 {
+		for first := true; first || len(o.Failures) > 0; first = false {
 			part := *o
 			part.Failures = o.Failures[:min(len(o.Failures), maxFailuresPerOutcome)]
-			o.Failures = o.Failures[len(part.Failures):]
+			o.Failures, o.Applied = o.Failures[len(part.Failures):], 0
 			b, _ := json.Marshal(part)
 			if err := s.nc.Publish(events.OutcomeSubject(k.origin), b); err != nil {
 				s.log.Warn().Err(err).Str("request_id", k.requestID).Msg("could not send outcome")

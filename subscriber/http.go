@@ -179,10 +179,13 @@ func (s *Subscriber) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, code, st)
 }
 
+// readyz is 503 until the replay is complete; when the cache's capacity is
+// exhausted (whatever the policy: it needs an operator); and, under the deny
+// policy, while stale or unhealthy.
 func (s *Subscriber) readyz(w http.ResponseWriter, _ *http.Request) {
 	st := s.Status()
 	code := http.StatusOK
-	if !st.Ready || (s.cfg.StalePolicy == PolicyDeny && (st.Stale || !st.Healthy)) {
+	if !st.Ready || s.cache.Health() != nil || (s.cfg.StalePolicy == PolicyDeny && (st.Stale || !st.Healthy)) {
 		code = http.StatusServiceUnavailable
 	}
 	writeJSON(w, code, st)

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/revocast/revocast/cache"
 	"github.com/revocast/revocast/events"
 )
 
@@ -130,3 +131,21 @@ func TestMiddleware(t *testing.T) {
 }
 
 func zerologNop() zerolog.Logger { return zerolog.Nop() }
+
+// exhaustedCache reports exhausted capacity.
+type exhaustedCache struct{ refusingCache }
+
+func (*exhaustedCache) Health() error { return cache.ErrCapacityExhausted }
+
+// Capacity exhaustion makes the sidecar unready under either policy.
+func TestCapacityExhaustedIsUnreadyUnderEitherPolicy(t *testing.T) {
+	for _, policy := range []StalePolicy{PolicyDeny, PolicyAllow} {
+		e := newEnv(t)
+		s := startSub(t, e, Config{StalePolicy: policy}, &exhaustedCache{})
+		waitReady(t, s)
+		w := get(s.Handler(nil), "/readyz", "")
+		if w.Code != 503 || !strings.Contains(w.Body.String(), "capacity exhausted") {
+			t.Errorf("%s: /readyz %d %s", policy, w.Code, w.Body)
+		}
+	}
+}

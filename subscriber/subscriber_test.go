@@ -174,10 +174,28 @@ func TestFollowsLiveAndAnnouncesItsWatermark(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Unsubscribe()
+	outcomes := make(chan events.Outcome, 10)
+	osub, err := e.nc.Subscribe(events.OutcomeSubject("front1"), func(m *nats.Msg) {
+		var o events.Outcome
+		_ = json.Unmarshal(m.Data, &o)
+		outcomes <- o
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer osub.Unsubscribe()
 	ev := revokeToken("live")
 	ev.RequestID, ev.Origin = "req1", "front1"
 	e.append(t, ev)
 	natstest.Eventually(t, 5*time.Second, "live revocation applied", func() bool { return s.Check("live").Verdict == Revoked })
+	select {
+	case o := <-outcomes:
+		if o.Subscriber != "side-a" || o.RequestID != "req1" || o.Applied != 1 || len(o.Failures) != 0 {
+			t.Fatalf("outcome = %+v", o)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no outcome")
+	}
 	select {
 	case a := <-marks:
 		if a.Subscriber != "side-a" || a.Seq != 1 {
@@ -287,7 +305,7 @@ func TestRefusedEntriesAreReportedDeniedAndUnhealthy(t *testing.T) {
 			case <-time.After(5 * time.Second):
 				t.Fatal("no outcome")
 			}
-			if len(o.Failures) != 1 || o.Failures[0].Token != events.HashToken("refused") {
+			if o.Applied != 0 || len(o.Failures) != 1 || o.Failures[0].Token != events.HashToken("refused") {
 				t.Fatalf("outcome = %+v, want one failure naming the token", o)
 			}
 			if s.healthy() || len(s.Status().Problems) == 0 {

@@ -53,6 +53,18 @@ func TestOfficialGoElasticsearchClient(t *testing.T) {
 		t.Fatalf("user in realm: %v", err)
 	}
 
+	// Without credentials: the client decodes Elasticsearch's 401.
+	anon, err := elasticsearch.NewTypedClient(elasticsearch.Config{Addresses: []string{sys.url}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = anon.Security.InvalidateToken().Token("x").Do(ctx)
+	var unauth *types.ElasticsearchError
+	if !errors.As(err, &unauth) || unauth.Status != 401 || unauth.ErrorCause.Type != "security_exception" || unauth.ErrorCause.Reason == nil ||
+		*unauth.ErrorCause.Reason != "missing authentication credentials for REST request [/_security/oauth2/token]" {
+		t.Fatalf("a 401 decoded as %T %+v", err, err)
+	}
+
 	_, err = es.Security.InvalidateToken().Token("x").RealmName("saml1").Do(ctx)
 	var esErr *types.ElasticsearchError
 	if !errors.As(err, &esErr) {
