@@ -193,7 +193,9 @@ func TestBulkPartialFailure(t *testing.T) {
 	for i := 0; i < 2*events.MaxBatch+10; i++ {
 		reg.add(fmt.Sprint("bulk-", i), events.AccessToken, "saml1", "ivan", "app", "")
 	}
-	st := &memStore{fail: func(e Entry) bool { return strings.HasSuffix(e.Subject, ".1") && strings.Contains(e.Subject, ".batch.") }}
+	st := &memStore{fail: func(e Entry) bool {
+		return strings.HasSuffix(e.Subject, ".1") && strings.Contains(e.Subject, ".batch.")
+	}}
 	res, err := registryCore(reg, Advisory, st).Revoke(context.Background(),
 		Request{Op: auth.OpElasticsearch, Principal: auth.Superuser(auth.KindUser, "admin"), Realm: "saml1", User: "ivan"})
 	if err != nil {
