@@ -22,6 +22,9 @@ const MaxCheckBody = 64 << 10
 func (s *Subscriber) Handler(gatherer prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/check", s.getCheck)
+	// Envoy's ext_authz HTTP service sends path_prefix + the original path,
+	// with the original method: any of those is a check of its bearer token.
+	mux.HandleFunc("/v1/check/", s.getCheck)
 	mux.HandleFunc("POST /v1/check", s.postCheck)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
@@ -61,6 +64,8 @@ func writeDecision(w http.ResponseWriter, d Decision) {
 	}
 }
 
+// getCheck answers for the request's bearer token (GET /v1/check, and any
+// method on /v1/check/...).
 func (s *Subscriber) getCheck(w http.ResponseWriter, r *http.Request) {
 	tok := BearerToken(r)
 	if tok == "" {

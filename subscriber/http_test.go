@@ -45,6 +45,14 @@ func TestHTTPCheck(t *testing.T) {
 	if w := get(h, "/v1/check", "bearer good-token"); w.Code != 204 || w.Body.Len() != 0 {
 		t.Errorf("not revoked: %d %q", w.Code, w.Body)
 	}
+	// Envoy ext_authz: path_prefix + the original path, the original method.
+	r := httptest.NewRequest(http.MethodPost, "/v1/check/api/orders?x=1", nil)
+	r.Header.Set("Authorization", "Bearer revoked-token")
+	ew := httptest.NewRecorder()
+	h.ServeHTTP(ew, r)
+	if ew.Code != 401 {
+		t.Errorf("ext_authz-style check: %d", ew.Code)
+	}
 	if w := get(h, "/v1/check", ""); w.Code != 401 || !strings.Contains(w.Header().Get("WWW-Authenticate"), "invalid_request") {
 		t.Errorf("no token: %d %q", w.Code, w.Header().Get("WWW-Authenticate"))
 	}
