@@ -61,9 +61,10 @@ bench: ## benchmarks: cache, check, revoke-to-enforced p50/p99 with two sidecars
 build: ## build bin/revocast
 	$(GO) build -o bin/revocast ./cmd/revocast
 
-lint: ## gofmt and go vet
+lint: ## gofmt, go vet and staticcheck (pinned, fetched through the module proxy)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 clean: ## remove build output and the dev data directory
 	rm -rf bin data

@@ -78,12 +78,6 @@ func NewCore(cfg Config, store Store, tracker *Tracker, log zerolog.Logger, metr
 	return &Core{cfg: cfg, store: store, tracker: tracker, log: log, metrics: metrics}
 }
 
-// Origin returns this front's instance identifier.
-func (c *Core) Origin() string { return c.cfg.Origin }
-
-// PropagationTimeout returns the configured wait for confirmations.
-func (c *Core) PropagationTimeout() time.Duration { return c.cfg.PropagationTimeout }
-
 // authorize checks that the principal may use the request's format and act
 // in every realm the request reaches: each token's realm (an unknown realm
 // needs every realm), each rule's realm (a user in every realm needs every

@@ -224,9 +224,6 @@ func (w *Wait) add(o events.Outcome) {
 	w.poke()
 }
 
-// Expected returns the sidecars this request waits for.
-func (w *Wait) Expected() []string { return w.expected }
-
 // Finish waits up to timeout until every expected sidecar has applied the
 // stream up to seq (the request's last event), then stops collecting and
 // returns a Detail per reported failure and per sidecar that did not get

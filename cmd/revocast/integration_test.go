@@ -46,7 +46,6 @@ type system struct {
 	ns    *server.Server
 	front *front
 	url   string
-	subs  []*subscriber.Subscriber
 }
 
 func newSystem(t testing.TB, tweak ...func(*pubOpts)) *system {
