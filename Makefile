@@ -55,6 +55,7 @@ bench: ## benchmarks: cache, check, revoke-to-enforced p50/p99 with two sidecars
 	$(GO) test -run '^$$' -bench '^BenchmarkCheck' -benchtime $(BENCHTIME) -benchmem ./subscriber/
 	$(GO) test -run '^$$' -bench '^BenchmarkReplay' -benchtime 1x ./subscriber/
 	$(GO) test -run '^$$' -bench RevokeToEnforced -benchtime 2000x ./cmd/revocast/
+	$(GO) test -run '^$$' -bench BenchmarkPublish -benchtime 30x ./publisher/
 	$(GO) test -run '^$$' -bench Ingest100k -benchtime 3x ./publisher/registry/
 	$(GO) test -run '^$$' -bench Registry100k -benchtime 3x ./cmd/revocast/
 

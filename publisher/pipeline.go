@@ -26,8 +26,12 @@ const DefaultWindow = 4096
 // Pipeline publishes to JetStream with many messages in flight on one
 // connection and a single inbox subscription for every acknowledgement.
 // nats.go's PublishMsgAsync does the same with a future (and channels) per
-// message; measured here, that machinery halves throughput, which matters
-// when a hundred thousand tokens are registered or revoked at once.
+// message. Side by side (BenchmarkPublish), alone on this 2-core machine,
+// both are bound by the server and the pipeline costs 18.0 against 20.6
+// CPU-µs per message; in the whole system, where the front, NATS and the
+// sidecars share two cores, swapping PublishMsgAsync in behind this API
+// dropped the registration of 100,000 tokens from about 85,000 to 54,500
+// tokens/s and raised a single revocation's p50 from 0.21 to 0.36 ms.
 type Pipeline struct {
 	nc     *nats.Conn
 	prefix string
