@@ -170,16 +170,28 @@ func decode(b []byte) (publisher.Record, error) {
 const maxIndexBatch = 1000
 
 // indexBatch is the value of an index key: records of one scope registered
-// together.
+// together. The scope's names are stored once, not per record.
 type indexBatch struct {
-	V       int      `json:"v"`
-	Records []stored `json:"records"`
+	V       int          `json:"v"`
+	Realm   string       `json:"realm"`
+	User    string       `json:"user"`
+	Client  string       `json:"client"`
+	Records []indexEntry `json:"records"`
 }
 
+type indexEntry struct {
+	Token     events.Sum `json:"t"`
+	Type      string     `json:"k"`
+	Parent    events.Sum `json:"p,omitzero"`
+	ExpiresAt time.Time  `json:"e"`
+}
+
+// encodeBatch encodes records of one scope (groupByScope made them so).
 func encodeBatch(recs []publisher.Record) []byte {
-	b := indexBatch{V: 1, Records: make([]stored, len(recs))}
+	b := indexBatch{V: 1, Realm: recs[0].Realm, User: recs[0].User, Client: recs[0].Client,
+		Records: make([]indexEntry, len(recs))}
 	for i := range recs {
-		b.Records[i] = toStored(&recs[i])
+		b.Records[i] = indexEntry{Token: recs[i].Sum, Type: recs[i].Type, Parent: recs[i].Parent, ExpiresAt: recs[i].ExpiresAt}
 	}
 	out, _ := json.Marshal(b)
 	return out
@@ -191,9 +203,10 @@ func decodeBatch(b []byte) ([]publisher.Record, error) {
 		return nil, fmt.Errorf("unreadable registry index entry")
 	}
 	out := make([]publisher.Record, 0, len(ib.Records))
-	for i := range ib.Records {
-		if !ib.Records[i].Token.IsZero() {
-			out = append(out, ib.Records[i].record())
+	for _, e := range ib.Records {
+		if !e.Token.IsZero() {
+			out = append(out, publisher.Record{Sum: e.Token, Type: e.Type, Realm: ib.Realm, User: ib.User, Client: ib.Client,
+				Parent: e.Parent, ExpiresAt: e.ExpiresAt})
 		}
 	}
 	return out, nil
