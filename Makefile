@@ -2,6 +2,9 @@
 SHELL := /bin/bash
 GO ?= go
 export PATH := /usr/local/go/bin:$(PATH)
+# go.mod names Go 1.27.3 (go1.26.8 has called standard-library vulnerabilities in
+# crypto/tls and net/http); the go command fetches it through the module proxy.
+export GOTOOLCHAIN := go1.27.3
 
 # Every fuzz target, as package:Target; make fuzz runs each for FUZZTIME.
 FUZZ_TARGETS := \
