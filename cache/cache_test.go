@@ -13,7 +13,7 @@ import (
 func sumOf(i int) events.Sum {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], uint64(i))
-	return events.HashToken(string(b[:]))
+	return events.TokenKey(string(b[:]))
 }
 
 func newCache(t testing.TB, capacity int64) *DenyCache {

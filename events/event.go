@@ -10,7 +10,17 @@ import (
 // SchemaVersion is the version of the event schema this package writes.
 // Readers accept every version up to it and refuse newer ones, so an old
 // sidecar never misreads a newer event as something weaker.
-const SchemaVersion = 1
+//
+// Version 2 keys tokens by TokenKey (what a JWT's signature protects);
+// version 1 keyed them by the SHA-256 of the token's text (LegacyTokenKey),
+// which a sidecar keeps consulting while version 1 revocations are live. A
+// version 1 sidecar refuses version 2 events (and fails closed): upgrade
+// sidecars before fronts.
+const SchemaVersion = 2
+
+// LegacyKeyVersion is the last schema version whose token hashes are
+// LegacyTokenKey.
+const LegacyKeyVersion = 1
 
 // Kind tells what an event revokes.
 type Kind string
@@ -20,6 +30,9 @@ const (
 	KindToken  Kind = "token"  // one token, by hash
 	KindTokens Kind = "tokens" // a batch of tokens (a bulk revocation), by hash
 	KindRule   Kind = "rule"   // every token of a scope issued at or before a time
+	// KindJTI revokes one JWT by its issuer and JWT ID (JTIKey), without the
+	// token: identity providers' signals and registered JWT IDs.
+	KindJTI Kind = "jwt_id"
 )
 
 // MaxBatch is the most tokens one batch event carries.
@@ -30,6 +43,8 @@ type TokenItem struct {
 	Token     Sum       `json:"token_sha256"`
 	TokenType string    `json:"token_type,omitempty"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// JTI: Token is a JTIKey, not a TokenKey.
+	JTI bool `json:"jti,omitempty"`
 }
 
 // Scope is the reach of an issued-before rule.
@@ -105,6 +120,12 @@ func NewTokenRevocation(sum Sum, tokenType string, expiresAt, now time.Time) Eve
 		ExpiresAt: expiresAt.UTC(), RevokedAt: now.UTC()}
 }
 
+// NewJTIRevocation returns the event revoking the JWT whose JTIKey is key
+// until expiresAt.
+func NewJTIRevocation(key Sum, expiresAt, now time.Time) Event {
+	return Event{Version: SchemaVersion, Kind: KindJTI, Token: key, ExpiresAt: expiresAt.UTC(), RevokedAt: now.UTC()}
+}
+
 // NewRule returns the issued-before rule revoking every token of r issued at
 // or before now; it lives for maxTokenLifetime, after which every token it
 // can affect has expired.
@@ -137,6 +158,8 @@ func (e *Event) Subject() string {
 	switch e.Kind {
 	case KindRule:
 		return e.Rule().Subject()
+	case KindJTI:
+		return JTISubject(e.Token)
 	case KindTokens:
 		return BatchSubject(e.RequestID, e.Batch)
 	}
@@ -157,9 +180,9 @@ func (e *Event) Validate() error {
 		}
 	}
 	switch e.Kind {
-	case KindToken:
+	case KindToken, KindJTI:
 		if e.Token.IsZero() {
-			return fmt.Errorf("%w: token event without token_sha256", ErrInvalidEvent)
+			return fmt.Errorf("%w: %s event without token_sha256", ErrInvalidEvent, e.Kind)
 		}
 		return nil
 	case KindTokens:

@@ -8,8 +8,8 @@ import (
 )
 
 // A token is known to revocast only by its SHA-256, in lowercase hex.
-func ExampleHashToken() {
-	sum := events.HashToken("dGhpcyBpcyBub3QgYSByZWFsIHRva2Vu")
+func ExampleTokenKey() {
+	sum := events.TokenKey("dGhpcyBpcyBub3QgYSByZWFsIHRva2Vu")
 	fmt.Println(sum)
 	fmt.Println(sum.Short())
 	// Output:
@@ -19,7 +19,7 @@ func ExampleHashToken() {
 
 // Subjects carry hashes, never the token or a user's name.
 func ExampleTokenSubject() {
-	fmt.Println(events.TokenSubject(events.HashToken("abc")))
+	fmt.Println(events.TokenSubject(events.TokenKey("abc")))
 	r := events.Rule{Scope: events.ScopeRealmUser, Realm: "saml1", User: "my.user>*"}
 	fmt.Println(r.Subject())
 	// Output:
@@ -39,7 +39,7 @@ func ExampleStreamOptions_Config() {
 // A token revocation is encoded as versioned JSON.
 func ExampleEvent_Encode() {
 	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
-	ev := events.NewTokenRevocation(events.HashToken("abc"), events.AccessToken, now.Add(time.Hour), now)
+	ev := events.NewTokenRevocation(events.TokenKey("abc"), events.AccessToken, now.Add(time.Hour), now)
 	b, _ := ev.Encode()
 	fmt.Println(string(b))
 	// Output:

@@ -8,6 +8,19 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// Lifetimes.
+const (
+	// DefaultMaxTokenLifetime is the default --max-token-lifetime: the
+	// longest any revocation or rule is kept, whatever a token says.
+	DefaultMaxTokenLifetime = 24 * time.Hour
+	// ExpiryLeeway is added to a token's expiry before its revocation is
+	// dropped, so a resource server whose clock lags still finds it.
+	ExpiryLeeway = time.Minute
+	// MaxClockSkew is the clock difference tolerated between components: a
+	// rule may not reach tokens issued further in the future than this.
+	MaxClockSkew = time.Minute
+)
+
 // Stream defaults.
 const (
 	DefaultStreamName      = "REVOCAST"

@@ -14,6 +14,7 @@ const (
 	tokenSubjectPrefix = "revocast.rev.token."
 	ruleSubjectPrefix  = "revocast.rev.rule."
 	batchSubjectPrefix = "revocast.rev.batch."
+	jtiSubjectPrefix   = "revocast.rev.jti."
 
 	// LedgerSubjects is the filter of the ledger stream.
 	LedgerSubjects      = "revocast.ledger.>"
@@ -32,6 +33,9 @@ const (
 
 // TokenSubject returns the subject of the revocation of the token with hash sum.
 func TokenSubject(sum Sum) string { return tokenSubjectPrefix + sum.String() }
+
+// JTISubject returns the subject of the revocation of the JWT whose JTIKey is key.
+func JTISubject(key Sum) string { return jtiSubjectPrefix + key.String() }
 
 // BatchSubject returns the subject of batch number n of request requestID
 // (an identifier revocast generated).

@@ -14,11 +14,9 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultMaxTokenLifetime   = 24 * time.Hour
+	DefaultMaxTokenLifetime   = events.DefaultMaxTokenLifetime
 	DefaultPropagationTimeout = time.Second
-	// ExpiryLeeway is added to a JWT's exp before its revocation is dropped,
-	// so a resource server whose clock lags still finds it.
-	ExpiryLeeway = time.Minute
+	ExpiryLeeway              = events.ExpiryLeeway
 )
 
 // Config configures a Core.

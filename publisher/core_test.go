@@ -117,7 +117,8 @@ func TestAuthorization(t *testing.T) {
 func TestPlanJWTExpiryAndConsentRule(t *testing.T) {
 	st := &memStore{}
 	su := auth.Superuser(auth.KindClient, "admin")
-	tok := jwt(`{"iss":"https://idp.example.com","sub":"alice","azp":"app","exp":4102444800}`)
+	exp := time.Now().Add(2 * time.Hour).Unix()
+	tok := jwt(fmt.Sprintf(`{"iss":"https://idp.example.com","sub":"alice","azp":"app","exp":%d}`, exp))
 	res, err := newCore(st).Revoke(context.Background(), Request{Op: auth.OpOAM, Principal: su, Token: refOf(tok),
 		Chaining: ChainRelatedConsent, TokenType: events.AccessToken})
 	if err != nil || res.Invalidated != 1 {
@@ -128,7 +129,7 @@ func TestPlanJWTExpiryAndConsentRule(t *testing.T) {
 	}
 	evs := eventsOf(t, st)
 	ev := evs[0]
-	if want := time.Unix(4102444800, 0).Add(ExpiryLeeway); !ev.ExpiresAt.Equal(want) || ev.Realm != "saml1" || ev.User != "alice" {
+	if want := time.Unix(exp, 0).Add(ExpiryLeeway); !ev.ExpiresAt.Equal(want) || ev.Realm != "saml1" || ev.User != "alice" {
 		t.Errorf("token event %+v", ev)
 	}
 	rule := evs[1]
@@ -168,11 +169,39 @@ func TestStoreFailures(t *testing.T) {
 		t.Fatalf("a rule that could not be stored: %v", err)
 	}
 	// the main token stored, an alias not: the request succeeds and names the failure
-	st = &memStore{fail: func(e Entry) bool { return e.Subject == events.TokenSubject(events.HashToken("alias")) }}
+	st = &memStore{fail: func(e Entry) bool { return e.Subject == events.TokenSubject(events.TokenKey("alias")) }}
 	res, err := newCore(st).Revoke(context.Background(), Request{Op: auth.OpOAM, Principal: su, Token: refOf("main"),
 		Aliases: []TokenRef{RefFromToken("alias")}})
 	if err != nil || res.Invalidated != 1 || len(res.Details) != 1 || res.Details[0].Kind != DetailStore ||
-		res.Details[0].Token != events.HashToken("alias") {
+		res.Details[0].Token != events.TokenKey("alias") {
 		t.Fatalf("partial failure: %+v %v", res, err)
+	}
+}
+
+// Seen: a JWT whose exp is 200 years ahead stored a 200-year TTL, and 300
+// years overflowed the TTL arithmetic into a 503. An unverified exp is
+// clamped to --max-token-lifetime plus leeway.
+func TestUnverifiedExpIsClamped(t *testing.T) {
+	su := auth.Superuser(auth.KindClient, "admin")
+	for _, years := range []int{200, 300, 100000} {
+		st := &memStore{}
+		exp := time.Now().AddDate(min(years, 9000), 0, 0).Unix()
+		if years > 9000 {
+			exp = 1e11 - 1 // the largest NumericDate jwtclaims reads
+		}
+		tok := jwt(fmt.Sprintf(`{"iss":"https://idp.example.com","sub":"alice","exp":%d}`, exp))
+		before := time.Now()
+		res, err := newCore(st).Revoke(context.Background(), Request{Op: auth.OpOAM, Principal: su, Token: refOf(tok)})
+		if err != nil || res.Invalidated != 1 {
+			t.Fatalf("%d years: %+v %v", years, res, err)
+		}
+		ev := eventsOf(t, st)[0]
+		limit := time.Now().Add(DefaultMaxTokenLifetime + ExpiryLeeway)
+		if ev.ExpiresAt.After(limit) || ev.ExpiresAt.Before(before.Add(DefaultMaxTokenLifetime)) {
+			t.Errorf("%d years: expires_at %v, want about %v", years, ev.ExpiresAt, limit)
+		}
+		if ttl := st.appended[0].ExpiresAt.Sub(time.Now()); ttl <= 0 || ttl > DefaultMaxTokenLifetime+ExpiryLeeway {
+			t.Errorf("%d years: entry TTL %v", years, ttl)
+		}
 	}
 }

@@ -26,7 +26,7 @@ func BenchmarkPublish(b *testing.B) {
 	msgs := func(round int) []*nats.Msg {
 		out := make([]*nats.Msg, n)
 		for i := range out {
-			m := nats.NewMsg(events.LedgerSubject(events.HashToken(fmt.Sprint(round, "-", i))))
+			m := nats.NewMsg(events.LedgerSubject(events.TokenKey(fmt.Sprint(round, "-", i))))
 			m.Header.Set(jetstream.MsgTTLHeader, "3600s")
 			m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
 			m.Header.Set(ownHeader, "bench")

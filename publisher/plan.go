@@ -78,7 +78,9 @@ func (c *Core) tokenTarget(req *Request, rec *Record, now time.Time) target {
 		expiresAt: now.Add(c.cfg.MaxTokenLifetime)}
 	if tok.JWT {
 		if !tok.Claims.Expiry.IsZero() {
-			t.expiresAt = tok.Claims.Expiry.Add(ExpiryLeeway)
+			// An unverified exp is clamped: nothing a token says keeps its
+			// revocation longer than the longest lifetime plus leeway.
+			t.expiresAt = minTime(tok.Claims.Expiry.Add(ExpiryLeeway), now.Add(c.cfg.MaxTokenLifetime+ExpiryLeeway))
 		}
 		t.user = tok.Claims.Subject
 		if tok.Claims.Client != "" {
@@ -164,4 +166,11 @@ func (c *Core) tokenRealm(req *Request) string {
 		return req.Realm
 	}
 	return iss
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }

@@ -21,9 +21,9 @@ func (m *memRegistry) add(tok, typ, realm, user, client, parent string) {
 	if m.recs == nil {
 		m.recs = map[events.Sum]Record{}
 	}
-	r := Record{Sum: events.HashToken(tok), Type: typ, Realm: realm, User: user, Client: client, ExpiresAt: time.Now().Add(time.Hour)}
+	r := Record{Sum: events.TokenKey(tok), Type: typ, Realm: realm, User: user, Client: client, ExpiresAt: time.Now().Add(time.Hour)}
 	if parent != "" {
-		r.Parent = events.HashToken(parent)
+		r.Parent = events.TokenKey(parent)
 	}
 	m.recs[r.Sum] = r
 }
@@ -68,7 +68,7 @@ func revokedSet(t testing.TB, st *memStore) map[string]bool {
 	out := map[string]bool{}
 	name := func(s events.Sum) {
 		for _, tok := range []string{"r1", "a1", "a2", "r2", "a3", "o1", "b1", "z1", "unknown"} {
-			if s == events.HashToken(tok) {
+			if s == events.TokenKey(tok) {
 				out[tok] = true
 			}
 		}
@@ -98,7 +98,7 @@ func set(names ...string) map[string]bool {
 
 func TestRegistrySemantics(t *testing.T) {
 	su := auth.Superuser(auth.KindClient, "app")
-	tok := func(s string) *TokenRef { r := RefFromSum(events.HashToken(s)); return &r }
+	tok := func(s string) *TokenRef { r := RefFromSum(events.TokenKey(s)); return &r }
 	cases := []struct {
 		name        string
 		req         Request
@@ -163,7 +163,7 @@ func TestRegistryCountsAndAuthoritativeMode(t *testing.T) {
 	if err != nil || second.Invalidated != 0 || second.PreviouslyInvalidated != 6 {
 		t.Fatalf("a second identical request: %+v %v", second, err)
 	}
-	unknown := RefFromSum(events.HashToken("unknown"))
+	unknown := RefFromSum(events.TokenKey("unknown"))
 	res, err := core.Revoke(context.Background(), Request{Op: auth.OpElasticsearch, Principal: su, Token: &unknown})
 	if err != nil || !res.NotFound || res.Invalidated != 0 {
 		t.Fatalf("authoritative, unknown token: %+v %v", res, err)
@@ -177,7 +177,7 @@ func TestRegistryCountsAndAuthoritativeMode(t *testing.T) {
 func TestRegistryRealmAuthorizes(t *testing.T) {
 	limited := auth.NewPrincipal(auth.KindClient, "app", []string{"*"}, []string{"saml2"})
 	st := &memStore{}
-	tok := RefFromSum(events.HashToken("a1")) // registered in saml1
+	tok := RefFromSum(events.TokenKey("a1")) // registered in saml1
 	_, err := registryCore(fixture(), Advisory, st).Revoke(context.Background(), Request{Op: auth.OpRFC7009, Principal: limited, Token: &tok})
 	var fe *ForbiddenError
 	if !errors.As(err, &fe) || fe.Realm != "saml1" || len(st.appended) != 0 {

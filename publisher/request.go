@@ -60,19 +60,27 @@ const (
 	ChainGrant Chaining = "GRANT"
 )
 
-// TokenRef is a token as the core sees it: its hash and, for a JWT, its
-// unverified claims. The raw token is hashed on arrival and not kept.
+// TokenRef is a token as the core sees it: its revocation key
+// (events.TokenKey) and, for a JWT, its unverified claims. The raw token is
+// keyed on arrival and not kept.
 type TokenRef struct {
-	Sum    events.Sum
+	Sum events.Sum
+	// Legacy is a JWS's key before schema version 2 (the SHA-256 of its
+	// text), under which the registry may still hold it; zero otherwise.
+	Legacy events.Sum
 	JWT    bool
 	Claims jwtclaims.Claims
 }
 
-// RefFromToken hashes a raw token and reads its claims if it is a JWT.
+// RefFromToken keys a raw token and reads its claims if it is a JWT.
 func RefFromToken(raw string) TokenRef {
-	ref := TokenRef{Sum: events.HashToken(raw)}
-	if c, err := jwtclaims.Parse(raw); err == nil {
-		ref.JWT, ref.Claims = true, c
+	sum, form := events.TokenKeyForm(raw)
+	ref := TokenRef{Sum: sum}
+	if form == events.FormJWS {
+		ref.Legacy = events.LegacyTokenKey(raw)
+		if c, err := jwtclaims.Parse(raw); err == nil {
+			ref.JWT, ref.Claims = true, c
+		}
 	}
 	return ref
 }

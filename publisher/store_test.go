@@ -35,7 +35,7 @@ func newStore(t *testing.T, nc *nats.Conn, timeout time.Duration) *JetStreamStor
 
 // tokenEntry is a token's ledger mark: stored only if absent.
 func tokenEntry(token, msgID string) Entry {
-	return LedgerEntry(events.HashToken(token), time.Now().Add(time.Hour), events.StreamOptions{}.LedgerName(), msgID)
+	return LedgerEntry(events.TokenKey(token), time.Now().Add(time.Hour), events.StreamOptions{}.LedgerName(), msgID)
 }
 
 func ruleEntry(t *testing.T, ev events.Event, msgID string) Entry {
@@ -155,7 +155,7 @@ func TestStoreNeverPublishesTheRawToken(t *testing.T) {
 	js, _ := jetstream.New(nc)
 	st := newStore(t, nc, 5*time.Second)
 	const raw = "very-secret-raw-token-value"
-	ev := events.NewTokenRevocation(events.HashToken(raw), events.AccessToken, time.Now().Add(time.Hour), time.Now())
+	ev := events.NewTokenRevocation(events.TokenKey(raw), events.AccessToken, time.Now().Add(time.Hour), time.Now())
 	st.Append(context.Background(), []Entry{ruleEntry(t, ev, "req1.x")})
 	stream, _ := js.Stream(context.Background(), events.DefaultStreamName)
 	m, err := stream.GetMsg(context.Background(), 1)
@@ -167,7 +167,7 @@ func TestStoreNeverPublishesTheRawToken(t *testing.T) {
 			t.Fatalf("raw token found in stored message: %s", where)
 		}
 	}
-	if m.Subject != events.TokenSubject(events.HashToken(raw)) {
+	if m.Subject != events.TokenSubject(events.TokenKey(raw)) {
 		t.Fatalf("subject = %s", m.Subject)
 	}
 }

@@ -3,6 +3,7 @@ package subscriber
 import (
 	"context"
 	"encoding/json"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -73,12 +74,26 @@ func (s *Subscriber) flushLocked() {
 			s.log.Error().Err(it.err).Uint64("seq", it.seq).Msg("revocation event could not be read: unhealthy until restarted with a revocast that reads it")
 			continue
 		}
+		s.clamp(&it.ev, it.seq)
+		legacy := it.ev.Version <= events.LegacyKeyVersion
 		switch it.ev.Kind {
 		case events.KindToken:
 			entries = append(entries, cache.Entry{Sum: it.ev.Token, ExpiresAt: it.ev.ExpiresAt})
+			if legacy {
+				raiseTo(&s.legacyUntil, it.ev.ExpiresAt)
+			}
+		case events.KindJTI:
+			entries = append(entries, cache.Entry{Sum: it.ev.Token, ExpiresAt: it.ev.ExpiresAt})
+			raiseTo(&s.jtiUntil, it.ev.ExpiresAt)
 		case events.KindTokens:
 			for _, t := range it.ev.Tokens {
 				entries = append(entries, cache.Entry{Sum: t.Token, ExpiresAt: t.ExpiresAt})
+				if t.JTI {
+					raiseTo(&s.jtiUntil, t.ExpiresAt)
+				}
+			}
+			if legacy {
+				raiseTo(&s.legacyUntil, it.ev.ExpiresAt)
 			}
 		case events.KindRule:
 			s.rules.Add(it.ev.Rule(), it.ev.IssuedBefore, it.ev.ExpiresAt)
@@ -104,6 +119,42 @@ func (s *Subscriber) flushLocked() {
 		s.markReady()
 	}
 	s.report(items, failedErr)
+}
+
+// raiseTo raises a Unix-ns watermark to t.
+func raiseTo(v *atomic.Int64, t time.Time) {
+	n := t.UnixNano()
+	for {
+		cur := v.Load()
+		if n <= cur || v.CompareAndSwap(cur, n) {
+			return
+		}
+	}
+}
+
+// clamp bounds what an event can do, whoever wrote it: nothing lives longer
+// than --max-token-lifetime plus leeway from now, and no rule reaches tokens
+// issued more than a minute in the future. Each clamp is counted and logged.
+func (s *Subscriber) clamp(ev *events.Event, seq uint64) {
+	now := time.Now()
+	limit := now.Add(s.cfg.MaxTokenLifetime + events.ExpiryLeeway + events.MaxClockSkew)
+	clamped := false
+	if ev.ExpiresAt.After(limit) {
+		ev.ExpiresAt, clamped = limit, true
+	}
+	for i := range ev.Tokens {
+		if ev.Tokens[i].ExpiresAt.After(limit) {
+			ev.Tokens[i].ExpiresAt, clamped = limit, true
+		}
+	}
+	if ev.Kind == events.KindRule && ev.IssuedBefore.After(now.Add(events.MaxClockSkew)) {
+		ev.IssuedBefore, clamped = now.Add(events.MaxClockSkew), true
+	}
+	if clamped {
+		s.m.clamped.Inc()
+		s.log.Warn().Uint64("seq", seq).Str("kind", string(ev.Kind)).
+			Msg("an event reached further than --max-token-lifetime or into the future: clamped")
+	}
 }
 
 // keepFailed holds refused revocations so checks still deny them and the

@@ -21,7 +21,7 @@ func BenchmarkCheck(b *testing.B) {
 	for i := range toks {
 		toks[i] = fmt.Sprintf("opaque-token-%040d", i)
 		if i%2 == 0 {
-			entries = append(entries, cache.Entry{Sum: events.HashToken(toks[i]), ExpiresAt: time.Now().Add(time.Hour)})
+			entries = append(entries, cache.Entry{Sum: events.TokenKey(toks[i]), ExpiresAt: time.Now().Add(time.Hour)})
 		}
 	}
 	s.cache.Add(context.Background(), entries)
@@ -88,7 +88,7 @@ func BenchmarkReplay(b *testing.B) {
 			if c.batch {
 				items := make([]events.TokenItem, 0, events.MaxBatch)
 				for i, batch := 0, 0; i < c.n; i++ {
-					items = append(items, events.TokenItem{Token: events.HashToken(fmt.Sprint("replay-", i)), ExpiresAt: exp})
+					items = append(items, events.TokenItem{Token: events.TokenKey(fmt.Sprint("replay-", i)), ExpiresAt: exp})
 					if len(items) == events.MaxBatch {
 						e.append(b, events.NewTokenBatch("bench", batch, items, time.Now()))
 						items, batch = items[:0], batch+1

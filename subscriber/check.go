@@ -35,11 +35,13 @@ type Claims struct {
 	Issuer   string // the issuer, mapped to a realm as for JWTs
 	Subject  string
 	Client   string
+	JTI      string // the JWT ID: denied when (Issuer, JTI) is revoked
 	IssuedAt time.Time
 }
 
 const (
 	reasonToken       = "token"
+	reasonJTI         = "jwt_id"
 	reasonNotReady    = "not ready: replaying the revocation stream"
 	reasonStale       = "stale: cannot confirm the revocation state is current (policy deny)"
 	reasonUnhealthy   = "unhealthy: a revocation could not be applied (policy deny)"
@@ -93,28 +95,54 @@ func (s *Subscriber) count(d Decision) Decision {
 	return d
 }
 
-// Check answers for a raw token: revoked by hash, or (for a JWT) by an
-// issued-before rule matching its iss/sub/azp/iat, read without verifying
-// the signature (that is the resource server's job).
+// Check answers for a raw token: revoked by its key (events.TokenKey: for a
+// JWT, what its signature protects, so every spelling of it is denied), by
+// its JWT ID, or by an issued-before rule matching its iss/sub/azp/iat, read
+// without verifying the signature (that is the resource server's job).
 func (s *Subscriber) Check(token string) Decision {
 	d, ok := s.gate()
 	if !ok {
 		return s.count(d)
 	}
-	sum := events.HashToken(token)
+	sum, form := events.TokenKeyForm(token)
 	if s.revokedSum(sum) {
 		d.Verdict, d.Reason = Revoked, reasonToken
 		return s.count(d)
 	}
-	if s.rules.Len() > 0 && jwtclaims.LooksLikeJWT(token) {
-		if c, err := jwtclaims.Parse(token); err == nil {
-			if r, hit := s.rules.Match(s.realmOf(c.Issuer), c.Subject, c.Client, c.IssuedAt); hit {
-				d.Verdict, d.Reason = Revoked, ruleReason(r.Scope)
-				return s.count(d)
-			}
-		}
+	if form != events.FormJWS {
+		return s.count(d)
 	}
-	return s.count(d)
+	now := time.Now().UnixNano()
+	if s.legacyUntil.Load() > now && s.revokedSum(events.LegacyTokenKey(token)) {
+		d.Verdict, d.Reason = Revoked, reasonToken
+		return s.count(d)
+	}
+	byJTI := s.jtiUntil.Load() > now
+	if !byJTI && s.rules.Len() == 0 {
+		return s.count(d)
+	}
+	c, err := jwtclaims.Parse(token)
+	if err != nil {
+		return s.count(d)
+	}
+	return s.count(s.matchClaims(d, &Claims{Issuer: c.Issuer, Subject: c.Subject, Client: c.Client, JTI: c.JTI,
+		IssuedAt: c.IssuedAt}, byJTI))
+}
+
+// matchClaims applies the JWT ID revocations and the issued-before rules.
+func (s *Subscriber) matchClaims(d Decision, c *Claims, byJTI bool) Decision {
+	if byJTI && c.JTI != "" && s.revokedSum(events.JTIKey(c.Issuer, c.JTI)) {
+		d.Verdict, d.Reason = Revoked, reasonJTI
+		return d
+	}
+	realm := c.Realm
+	if realm == "" {
+		realm = s.realmOf(c.Issuer)
+	}
+	if r, hit := s.rules.Match(realm, c.Subject, c.Client, c.IssuedAt); hit {
+		d.Verdict, d.Reason = Revoked, ruleReason(r.Scope)
+	}
+	return d
 }
 
 // CheckSum answers for a token hash, with optional explicit claims for the
@@ -129,13 +157,7 @@ func (s *Subscriber) CheckSum(sum events.Sum, claims *Claims) Decision {
 		return s.count(d)
 	}
 	if claims != nil {
-		realm := claims.Realm
-		if realm == "" {
-			realm = s.realmOf(claims.Issuer)
-		}
-		if r, hit := s.rules.Match(realm, claims.Subject, claims.Client, claims.IssuedAt); hit {
-			d.Verdict, d.Reason = Revoked, ruleReason(r.Scope)
-		}
+		d = s.matchClaims(d, claims, s.jtiUntil.Load() > time.Now().UnixNano())
 	}
 	return s.count(d)
 }

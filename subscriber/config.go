@@ -42,6 +42,9 @@ type Config struct {
 	IssuerRealms map[string]string
 	// BatchSize is how many events are applied to the cache at once.
 	BatchSize int
+	// MaxTokenLifetime bounds how long any revocation is kept, whatever its
+	// event says (events.DefaultMaxTokenLifetime when zero).
+	MaxTokenLifetime time.Duration
 }
 
 // ErrConfig wraps configuration problems.
@@ -62,6 +65,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.BatchSize == 0 {
 		c.BatchSize = DefaultBatchSize
+	}
+	if c.MaxTokenLifetime == 0 {
+		c.MaxTokenLifetime = events.DefaultMaxTokenLifetime
 	}
 }
 

@@ -93,6 +93,7 @@ type claimsJSON struct {
 	Subject  string   `json:"sub"`
 	Azp      string   `json:"azp"`
 	ClientID string   `json:"client_id"`
+	JTI      string   `json:"jti"`
 	Iat      *float64 `json:"iat"`
 }
 
@@ -134,7 +135,7 @@ func (s *Subscriber) postCheck(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if req.Claims != nil {
-			d = s.CheckSum(events.HashToken(*req.Token), req.Claims.toClaims())
+			d = s.CheckSum(events.TokenKey(*req.Token), req.Claims.toClaims())
 			if d.Verdict == Allowed {
 				d = s.Check(*req.Token) // the JWT's own claims too
 			}
@@ -165,7 +166,7 @@ func (s *Subscriber) postCheck(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *claimsJSON) toClaims() *Claims {
-	out := &Claims{Realm: c.Realm, Issuer: c.Issuer, Subject: c.Subject, Client: c.Azp}
+	out := &Claims{Realm: c.Realm, Issuer: c.Issuer, Subject: c.Subject, Client: c.Azp, JTI: c.JTI}
 	if out.Client == "" {
 		out.Client = c.ClientID
 	}

@@ -59,7 +59,7 @@ func TestHTTPCheck(t *testing.T) {
 	if w := get(h, "/v1/check", "Basic Zm9vOmJhcg=="); w.Code != 401 {
 		t.Errorf("basic auth: %d", w.Code)
 	}
-	sum := events.HashToken("revoked-token").String()
+	sum := events.TokenKey("revoked-token").String()
 	for body, want := range map[string]string{
 		`{"token":"revoked-token"}`:                       `{"revoked":true,"reason":"token"}`,
 		`{"token":"fine"}`:                                `{"revoked":false,"reason":null}`,

@@ -8,6 +8,7 @@ type metrics struct {
 	allowed, revoked, unavailable prometheus.Counter
 	appliedTokens, appliedRules   prometheus.Counter
 	undecodable                   prometheus.Counter
+	clamped                       prometheus.Counter
 	targetSeq                     prometheus.Gauge
 	lag                           prometheus.Histogram
 }
@@ -36,6 +37,10 @@ func newMetrics(reg prometheus.Registerer, s *Subscriber) *metrics {
 			Name: "revocast_subscriber_undecodable_events_total",
 			Help: "Events that could not be read (corrupt, or written by a newer revocast); the sidecar is unhealthy while any exist.",
 		}),
+		clamped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "revocast_subscriber_clamped_events_total",
+			Help: "Events whose expiry went past --max-token-lifetime, or whose rule reached into the future, clamped on arrival.",
+		}),
 		targetSeq: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "revocast_subscriber_replay_target_sequence",
 			Help: "The stream's last sequence when the replay started; ready once applied reaches it.",
@@ -46,7 +51,7 @@ func newMetrics(reg prometheus.Registerer, s *Subscriber) *metrics {
 			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}),
 	}
-	reg.MustRegister(checks, applied, m.undecodable, m.targetSeq, m.lag,
+	reg.MustRegister(checks, applied, m.undecodable, m.clamped, m.targetSeq, m.lag,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "revocast_subscriber_cache_entries",
 			Help: "Revoked token hashes held in the deny-cache.",

@@ -62,6 +62,11 @@ type Subscriber struct {
 	failedN     atomic.Int64
 	undecodable atomic.Int64
 
+	// Unix ns until which checks consult legacy (schema version 1) token
+	// keys of JWS, and JWT ID revocations: both are live until then.
+	legacyUntil atomic.Int64
+	jtiUntil    atomic.Int64
+
 	consMu   sync.Mutex
 	consumer jetstream.Consumer
 }

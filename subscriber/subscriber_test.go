@@ -60,7 +60,7 @@ func (e *env) appendMany(t testing.TB, n int, exp time.Time) {
 	t.Helper()
 	futs := make([]jetstream.PubAckFuture, 0, n)
 	for i := 0; i < n; i++ {
-		ev := events.NewTokenRevocation(events.HashToken(fmt.Sprint("replay-", i)), events.AccessToken, exp, time.Now())
+		ev := events.NewTokenRevocation(events.TokenKey(fmt.Sprint("replay-", i)), events.AccessToken, exp, time.Now())
 		b, _ := ev.Encode()
 		f, err := e.js.PublishAsync(ev.Subject(), b)
 		if err != nil {
@@ -78,7 +78,7 @@ func (e *env) appendMany(t testing.TB, n int, exp time.Time) {
 }
 
 func revokeToken(tok string) events.Event {
-	return events.NewTokenRevocation(events.HashToken(tok), events.AccessToken, time.Now().Add(time.Hour), time.Now())
+	return events.NewTokenRevocation(events.TokenKey(tok), events.AccessToken, time.Now().Add(time.Hour), time.Now())
 }
 
 // startSub runs a subscriber until the test ends; tc nil means a real DenyCache.
@@ -212,7 +212,7 @@ func TestBatchEventsAreApplied(t *testing.T) {
 	waitReady(t, s)
 	var items []events.TokenItem
 	for i := 0; i < events.MaxBatch; i++ {
-		items = append(items, events.TokenItem{Token: events.HashToken(fmt.Sprint("b-", i)), ExpiresAt: time.Now().Add(time.Hour)})
+		items = append(items, events.TokenItem{Token: events.TokenKey(fmt.Sprint("b-", i)), ExpiresAt: time.Now().Add(time.Hour)})
 	}
 	e.append(t, events.NewTokenBatch("req9", 0, items, time.Now()))
 	natstest.Eventually(t, 5*time.Second, "the batch applied", func() bool {
@@ -256,7 +256,7 @@ func TestIssuedBeforeRules(t *testing.T) {
 			t.Errorf("%s: %v (%s), want %v", c.name, d.Verdict, d.Reason, c.want)
 		}
 	}
-	d := s.CheckSum(events.HashToken("opaque"), &Claims{Realm: "saml1", Subject: "alice", IssuedAt: at.Add(-time.Second)})
+	d := s.CheckSum(events.TokenKey("opaque"), &Claims{Realm: "saml1", Subject: "alice", IssuedAt: at.Add(-time.Second)})
 	if d.Verdict != Revoked || d.Reason != "rule:realm_user" {
 		t.Errorf("explicit claims: %+v", d)
 	}
@@ -305,7 +305,7 @@ func TestRefusedEntriesAreReportedDeniedAndUnhealthy(t *testing.T) {
 			case <-time.After(5 * time.Second):
 				t.Fatal("no outcome")
 			}
-			if o.Applied != 0 || len(o.Failures) != 1 || o.Failures[0].Token != events.HashToken("refused") {
+			if o.Applied != 0 || len(o.Failures) != 1 || o.Failures[0].Token != events.TokenKey("refused") {
 				t.Fatalf("outcome = %+v, want one failure naming the token", o)
 			}
 			if s.healthy() || len(s.Status().Problems) == 0 {

@@ -90,7 +90,7 @@ func TestE2ESidecarIsNotReadyUntilReplayed(t *testing.T) {
 	}
 	var entries []publisher.Entry
 	for i := 0; i < 2000; i++ {
-		ev := events.NewTokenRevocation(events.HashToken(fmt.Sprint("stored-", i)), events.AccessToken, time.Now().Add(time.Hour), time.Now())
+		ev := events.NewTokenRevocation(events.TokenKey(fmt.Sprint("stored-", i)), events.AccessToken, time.Now().Add(time.Hour), time.Now())
 		e, err := publisher.EventEntry(ev, events.DefaultStreamName, fmt.Sprint("m", i))
 		if err != nil {
 			t.Fatal(err)

@@ -104,7 +104,7 @@ func TestRefusingSidecarBecomesErrorDetails(t *testing.T) {
 	sys.addSidecar("broken", refusingCache{})
 
 	r := esRevoke(t, sys.url, `{"token":"tok-refused"}`)
-	short := events.HashToken("tok-refused").Short()
+	short := events.TokenKey("tok-refused").Short()
 	want := `{"invalidated_tokens":1,"previously_invalidated_tokens":0,"error_count":1,"error_details":[` +
 		`{"type":"propagation_exception","reason":"subscriber [broken] could not apply the revocation of token [` + short + `]",` +
 		`"caused_by":{"type":"cache_admission_exception","reason":"deny-cache did not admit the entry after 10 attempts"}}]}` + "\n"

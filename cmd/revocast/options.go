@@ -129,7 +129,7 @@ func (o *subOpts) register(fs *flag.FlagSet, defaultID string) {
 
 // config returns the sidecar's configuration; issuer realms from the file
 // are merged under those given as flags.
-func (o *subOpts) config(stream string, fileRealms map[string]string) subscriber.Config {
+func (o *subOpts) config(stream string, lifetime time.Duration, fileRealms map[string]string) subscriber.Config {
 	realms := map[string]string{}
 	for k, v := range fileRealms {
 		realms[k] = v
@@ -138,11 +138,12 @@ func (o *subOpts) config(stream string, fileRealms map[string]string) subscriber
 		realms[k] = v
 	}
 	return subscriber.Config{ID: o.id, Stream: stream, MaxStaleness: o.maxStaleness,
-		StalePolicy: subscriber.StalePolicy(o.stalePolicy), HeartbeatInterval: o.heartbeat, IssuerRealms: realms}
+		StalePolicy: subscriber.StalePolicy(o.stalePolicy), HeartbeatInterval: o.heartbeat, IssuerRealms: realms,
+		MaxTokenLifetime: lifetime}
 }
 
 func (o *subOpts) validate(stream string) error {
-	c := o.config(stream, nil)
+	c := o.config(stream, 0, nil)
 	errs := []error{c.Validate()}
 	if o.capacity < 1 {
 		errs = append(errs, fmt.Errorf("--cache-capacity must be positive, got %d", o.capacity))

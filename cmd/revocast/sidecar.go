@@ -27,7 +27,7 @@ func newSidecar(c commonOpts, o subOpts, cfg *config, nc *nats.Conn, log zerolog
 		return nil, err
 	}
 	reg := newRegistry()
-	sub, err := subscriber.New(o.config(c.stream, cfg.issuerRealms), nc, dc, log, reg)
+	sub, err := subscriber.New(o.config(c.stream, c.lifetime, cfg.issuerRealms), nc, dc, log, reg)
 	if err != nil {
 		dc.Close()
 		return nil, err

@@ -7,6 +7,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/revocast/revocast/events"
 )
 
 // MaxTokenLen bounds the tokens Parse looks at.
@@ -20,6 +22,8 @@ type Claims struct {
 	Issuer   string
 	Subject  string
 	Client   string // azp, or client_id (RFC 9068) when azp is absent
+	JTI      string // the JWT ID
+	Session  string // sid: the session the token belongs to
 	IssuedAt time.Time
 	Expiry   time.Time
 }
@@ -28,26 +32,31 @@ type raw struct {
 	Iss      *string  `json:"iss"`
 	Sub      *string  `json:"sub"`
 	Azp      *string  `json:"azp"`
+	Jti      *string  `json:"jti"`
+	Sid      *string  `json:"sid"`
 	ClientID *string  `json:"client_id"`
 	Iat      *float64 `json:"iat"`
 	Exp      *float64 `json:"exp"`
 }
 
-// LooksLikeJWT is a cheap test: three dot-separated parts, the first starting
-// like a base64url JSON object ("ey").
-func LooksLikeJWT(token string) bool {
-	return len(token) <= MaxTokenLen && strings.HasPrefix(token, "ey") && strings.Count(token, ".") == 2
-}
-
-// Parse reads the claims of a JWS compact JWT without verifying it.
+// Parse reads the claims of a JWS compact JWT (see events.SigningInputEnd)
+// without verifying it.
 func Parse(token string) (Claims, error) {
 	var c Claims
-	if !LooksLikeJWT(token) {
+	if len(token) > MaxTokenLen {
 		return c, ErrNotJWT
 	}
-	first := strings.IndexByte(token, '.')
-	last := strings.LastIndexByte(token, '.')
-	payload := strings.TrimRight(token[first+1:last], "=")
+	end, ok := events.SigningInputEnd(token)
+	if !ok {
+		return c, ErrNotJWT
+	}
+	return ParsePayload(token[strings.IndexByte(token, '.')+1 : end])
+}
+
+// ParsePayload reads the claims of a JWS payload segment (base64url).
+func ParsePayload(payload string) (Claims, error) {
+	var c Claims
+	payload = strings.TrimRight(payload, "=")
 	b, err := base64.RawURLEncoding.DecodeString(payload)
 	if err != nil {
 		return c, ErrNotJWT
@@ -67,6 +76,7 @@ func Parse(token string) (Claims, error) {
 	if c.Client == "" {
 		c.Client = str(r.ClientID)
 	}
+	c.JTI, c.Session = str(r.Jti), str(r.Sid)
 	c.IssuedAt = numericDate(r.Iat)
 	c.Expiry = numericDate(r.Exp)
 	return c, nil

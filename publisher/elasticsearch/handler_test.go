@@ -184,17 +184,17 @@ func TestSuccessBodiesAndRequests(t *testing.T) {
 		want func(t *testing.T, r publisher.Request)
 	}{
 		{"access token", `{"token":"abc"}`, func(t *testing.T, r publisher.Request) {
-			if r.Token == nil || r.Token.Sum != events.HashToken("abc") || r.TokenType != events.AccessToken {
+			if r.Token == nil || r.Token.Sum != events.TokenKey("abc") || r.TokenType != events.AccessToken {
 				t.Errorf("request = %+v", r)
 			}
 		}},
 		{"refresh token", `{"refresh_token":"vLBPvmAB6KvwvJZr27cS"}`, func(t *testing.T, r publisher.Request) {
-			if r.Token == nil || r.Token.Sum != events.HashToken("vLBPvmAB6KvwvJZr27cS") || r.TokenType != events.RefreshToken {
+			if r.Token == nil || r.Token.Sum != events.TokenKey("vLBPvmAB6KvwvJZr27cS") || r.TokenType != events.RefreshToken {
 				t.Errorf("request = %+v", r)
 			}
 		}},
 		{"empty token counts as absent", `{"token":"","refresh_token":"r"}`, func(t *testing.T, r publisher.Request) {
-			if r.Token == nil || r.Token.Sum != events.HashToken("r") || r.TokenType != events.RefreshToken {
+			if r.Token == nil || r.Token.Sum != events.TokenKey("r") || r.TokenType != events.RefreshToken {
 				t.Errorf("request = %+v", r)
 			}
 		}},
@@ -264,7 +264,7 @@ func TestVendorMediaTypeWithAndWithoutSpace(t *testing.T) {
 }
 
 func TestErrorDetailsAndErrorTrace(t *testing.T) {
-	sum := events.HashToken("t")
+	sum := events.TokenKey("t")
 	core := &fakeCore{res: publisher.Result{Invalidated: 1, Details: []publisher.Detail{
 		{Kind: publisher.DetailPropagation, Subscriber: "s2", Token: sum, Err: errors.New("deny-cache did not admit the entry after 10 attempts")},
 		{Kind: publisher.DetailTimeout, Subscriber: "s3", Timeout: time.Second},

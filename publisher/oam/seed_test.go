@@ -80,11 +80,11 @@ func TestSeedCurlSamples(t *testing.T) {
 				t.Fatalf("the core got %d requests", len(got))
 			}
 			r := got[0]
-			if r.Token == nil || r.Token.Sum != events.HashToken(seedToken) {
+			if r.Token == nil || r.Token.Sum != events.TokenKey(seedToken) {
 				t.Errorf("token is not Oracle's token: %+v", r.Token)
 			}
 			clean := strings.ReplaceAll(received, "\n", "")
-			if len(r.Aliases) != 2 || r.Aliases[0].Sum != events.HashToken(received) || r.Aliases[1].Sum != events.HashToken(clean) {
+			if len(r.Aliases) != 2 || r.Aliases[0].Sum != events.TokenKey(received) || r.Aliases[1].Sum != events.TokenKey(clean) {
 				t.Errorf("aliases are not what was sent, with and without line breaks: %+v", r.Aliases)
 			}
 			if r.Realm != "DemoDomain" || r.Op != auth.OpOAM || r.Principal.ID != "DemoClientId" || r.Client != "DemoClientId" ||

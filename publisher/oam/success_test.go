@@ -32,14 +32,14 @@ func checkRequest(t *testing.T, core *fakeCore, w want) {
 	if w.chaining == "" {
 		w.chaining = publisher.ChainNone
 	}
-	if r.Token == nil || r.Token.Sum != events.HashToken(w.token) {
+	if r.Token == nil || r.Token.Sum != events.TokenKey(w.token) {
 		t.Errorf("token is not the hash of %q: %+v", w.token, r.Token)
 	}
 	if len(r.Aliases) != len(w.aliases) {
 		t.Errorf("%d aliases, want %d (%q)", len(r.Aliases), len(w.aliases), w.aliases)
 	}
 	for i := 0; i < len(r.Aliases) && i < len(w.aliases); i++ {
-		if r.Aliases[i].Sum != events.HashToken(w.aliases[i]) {
+		if r.Aliases[i].Sum != events.TokenKey(w.aliases[i]) {
 			t.Errorf("alias %d is not the hash of %q", i, w.aliases[i])
 		}
 	}

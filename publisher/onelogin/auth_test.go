@@ -22,7 +22,7 @@ func checkRequest(t *testing.T, core *fakeCore, token string) {
 	}
 	r := got[0]
 	if r.Op != auth.OpOneLogin || r.Principal == nil || r.Principal.ID != clientID || r.Client != clientID ||
-		r.TokenType != events.AccessToken || r.Token == nil || r.Token.Sum != events.HashToken(token) {
+		r.TokenType != events.AccessToken || r.Token == nil || r.Token.Sum != events.TokenKey(token) {
 		t.Errorf("request = %+v", r)
 	}
 	if r.Realm != "" || r.User != "" || len(r.Aliases) != 0 {

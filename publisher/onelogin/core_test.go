@@ -130,7 +130,7 @@ func TestWithTheRealCore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ev.Token != events.HashToken(sampleToken) || ev.TokenType != events.AccessToken || ev.Client != clientID {
+		if ev.Token != events.TokenKey(sampleToken) || ev.TokenType != events.AccessToken || ev.Client != clientID {
 			t.Errorf("stored %+v", ev)
 		}
 	}

@@ -67,7 +67,7 @@ func TestBadLinesAreReportedAndStoreNothing(t *testing.T) {
 	exp := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	bad := []struct{ line, want string }{
 		{`{"type":"access_token","realm":"saml1","username":"u","client_id":"c","expires_at":"` + exp + `"}`, "token or token_sha256 is required"},
-		{`{"token":"x1","token_sha256":"` + events.HashToken("x1").String() + `","type":"access_token","realm":"saml1","username":"u","client_id":"c","expires_at":"` + exp + `"}`, "not both"},
+		{`{"token":"x1","token_sha256":"` + events.TokenKey("x1").String() + `","type":"access_token","realm":"saml1","username":"u","client_id":"c","expires_at":"` + exp + `"}`, "not both"},
 		{strings.Replace(line("x2", ""), `"access_token"`, `"id_token"`, 1), "type must be access_token or refresh_token"},
 		{strings.Replace(line("x3", ""), `"username":"alice",`, ``, 1), "username is required"},
 		{strings.Replace(line("x4", ""), exp, "tomorrow", 1), "expires_at is not an RFC 3339 time"},
@@ -99,12 +99,12 @@ func TestBadLinesAreReportedAndStoreNothing(t *testing.T) {
 		}
 	}
 	for i := 1; i <= 12; i++ {
-		if got, _ := s.Lookup(context.Background(), events.HashToken(fmt.Sprint("x", i))); got != nil {
+		if got, _ := s.Lookup(context.Background(), events.TokenKey(fmt.Sprint("x", i))); got != nil {
 			t.Errorf("x%d was stored from a rejected line", i)
 		}
 	}
 	for _, tok := range []string{"good-1", "good-2"} {
-		if got, _ := s.Lookup(context.Background(), events.HashToken(tok)); got == nil {
+		if got, _ := s.Lookup(context.Background(), events.TokenKey(tok)); got == nil {
 			t.Errorf("%s not registered", tok)
 		}
 	}
@@ -131,12 +131,12 @@ func TestFeedAuthenticationAndFormats(t *testing.T) {
 	if code, res, raw := post(t, h, "application/x-ndjson", `{"broken`, basic("issuer")); code != 400 || res.Registered != 0 {
 		t.Errorf("only bad lines: %d %s", code, raw)
 	}
-	sum := events.HashToken("by-hash").String()
-	ln := strings.Replace(line("", `,"parent_sha256":"`+events.HashToken("p").String()+`"`), `"token":""`, `"token_sha256":"`+sum+`"`, 1)
+	sum := events.TokenKey("by-hash").String()
+	ln := strings.Replace(line("", `,"parent_sha256":"`+events.TokenKey("p").String()+`"`), `"token":""`, `"token_sha256":"`+sum+`"`, 1)
 	if code, res, raw := post(t, h, "application/x-ndjson", ln, basic("issuer")); code != 200 || res.Registered != 1 {
 		t.Errorf("by hash: %d %s", code, raw)
 	}
-	if got, _ := s.Lookup(context.Background(), events.HashToken("by-hash")); got == nil || got.Parent != events.HashToken("p") {
+	if got, _ := s.Lookup(context.Background(), events.TokenKey("by-hash")); got == nil || got.Parent != events.TokenKey("p") {
 		t.Errorf("registered by hash: %+v", got)
 	}
 	// the same record twice in one request counts per line; a different one is refused
@@ -170,7 +170,7 @@ func TestBusSubject(t *testing.T) {
 	if err := json.Unmarshal(msg.Data, &res); err != nil || res.Registered != 2 || len(res.Errors) != 1 {
 		t.Fatalf("bus answer %s", msg.Data)
 	}
-	if got, _ := s.Lookup(context.Background(), events.HashToken("bus-2")); got == nil {
+	if got, _ := s.Lookup(context.Background(), events.TokenKey("bus-2")); got == nil {
 		t.Fatal("not registered over the bus")
 	}
 }

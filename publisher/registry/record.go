@@ -118,7 +118,7 @@ func hashOrSum(name string, raw, sum *string, required bool) (events.Sum, error)
 		if *raw == "" || len(*raw) > publisher.MaxTokenLen {
 			return events.Sum{}, invalid("%s must be 1 to %d bytes", name, publisher.MaxTokenLen)
 		}
-		return events.HashToken(*raw), nil
+		return events.TokenKey(*raw), nil
 	case sum != nil:
 		s, err := events.ParseSum(*sum)
 		if err != nil {

@@ -24,10 +24,10 @@ func openStore(t testing.TB) *Store {
 }
 
 func rec(tok, typ, realm, user, client string, parent string, ttl time.Duration) publisher.Record {
-	r := publisher.Record{Sum: events.HashToken(tok), Type: typ, Realm: realm, User: user, Client: client,
+	r := publisher.Record{Sum: events.TokenKey(tok), Type: typ, Realm: realm, User: user, Client: client,
 		ExpiresAt: time.Now().Add(ttl).UTC().Truncate(time.Second)}
 	if parent != "" {
-		r.Parent = events.HashToken(parent)
+		r.Parent = events.TokenKey(parent)
 	}
 	return r
 }
@@ -51,11 +51,11 @@ func TestRegisterLookupFind(t *testing.T) {
 		rec("b1", events.AccessToken, "saml1", "bob", "app", "", time.Hour),
 		rec("c1", events.AccessToken, "oidc", "alice", "app", "", time.Hour),
 	)
-	got, err := s.Lookup(ctx, events.HashToken("a1"))
-	if err != nil || got == nil || got.Parent != events.HashToken("r1") || got.User != "alice" {
+	got, err := s.Lookup(ctx, events.TokenKey("a1"))
+	if err != nil || got == nil || got.Parent != events.TokenKey("r1") || got.User != "alice" {
 		t.Fatalf("Lookup = %+v, %v", got, err)
 	}
-	if got, err := s.Lookup(ctx, events.HashToken("unknown")); got != nil || err != nil {
+	if got, err := s.Lookup(ctx, events.TokenKey("unknown")); got != nil || err != nil {
 		t.Fatalf("unknown token: %+v %v", got, err)
 	}
 	for _, c := range []struct {
@@ -99,11 +99,11 @@ func TestRegisterIsIdempotentAndRefusesConflicts(t *testing.T) {
 func TestEntriesDisappearAtExpiry(t *testing.T) {
 	s := openStore(t)
 	mustRegister(t, s, rec("short", events.AccessToken, "saml1", "alice", "app", "", 2*time.Second))
-	if got, _ := s.Lookup(context.Background(), events.HashToken("short")); got == nil {
+	if got, _ := s.Lookup(context.Background(), events.TokenKey("short")); got == nil {
 		t.Fatal("not registered")
 	}
 	natstest.Eventually(t, 15*time.Second, "the entry to expire", func() bool {
-		got, err := s.Lookup(context.Background(), events.HashToken("short"))
+		got, err := s.Lookup(context.Background(), events.TokenKey("short"))
 		found, err2 := s.Find(context.Background(), publisher.Scope{Realm: "saml1"})
 		return err == nil && err2 == nil && got == nil && len(found) == 0
 	})

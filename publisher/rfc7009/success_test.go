@@ -27,7 +27,7 @@ func checkRequest(t *testing.T, core *fakeCore, client, token, tokenType string)
 	if r.Op != auth.OpRFC7009 || r.Principal == nil || r.Principal.ID != client || r.Client != client {
 		t.Errorf("op %q, principal %v, client %q; want %q, %q", r.Op, r.Principal, r.Client, auth.OpRFC7009, client)
 	}
-	if r.Token == nil || r.Token.Sum != events.HashToken(token) {
+	if r.Token == nil || r.Token.Sum != events.TokenKey(token) {
 		t.Errorf("token = %+v, want the hash of %q", r.Token, token)
 	}
 	if r.TokenType != tokenType {
