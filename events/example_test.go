@@ -43,7 +43,7 @@ func ExampleEvent_Encode() {
 	b, _ := ev.Encode()
 	fmt.Println(string(b))
 	// Output:
-	// {"v":1,"kind":"token","token_sha256":"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad","token_type":"access_token","expires_at":"2026-11-21T11:00:00Z","revoked_at":"2026-11-21T10:00:00Z"}
+	// {"v":2,"kind":"token","token_sha256":"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad","token_type":"access_token","expires_at":"2026-11-21T11:00:00Z","revoked_at":"2026-11-21T10:00:00Z"}
 }
 
 // The per-message TTL is whole seconds, at least one.
