@@ -51,7 +51,9 @@ func ExampleMsgTTL() {
 	now := time.Now()
 	fmt.Println(events.MsgTTL(now.Add(1500*time.Millisecond), now))
 	fmt.Println(events.MsgTTL(now.Add(-time.Hour), now))
+	fmt.Println(events.MsgTTL(now.AddDate(300, 0, 0), now) == events.MaxMsgTTL)
 	// Output:
 	// 2s
 	// 1s
+	// true
 }

@@ -27,6 +27,9 @@ const (
 	DefaultDuplicateWindow = 2 * time.Minute
 	// MinMsgTTL is the smallest per-message TTL JetStream accepts.
 	MinMsgTTL = time.Second
+	// MaxMsgTTL bounds a per-message TTL, whatever a caller asks for (the
+	// front and the sidecars clamp to --max-token-lifetime well before).
+	MaxMsgTTL = 10 * 365 * 24 * time.Hour
 	// MaxEventSize bounds one stored event (a batch of MaxBatch tokens is
 	// about 70 KiB).
 	MaxEventSize = 256 << 10
@@ -126,6 +129,9 @@ func MsgTTL(expiresAt, now time.Time) time.Duration {
 	d := expiresAt.Sub(now)
 	if d < MinMsgTTL {
 		return MinMsgTTL
+	}
+	if d > MaxMsgTTL { // Sub saturates; rounding up a saturated value would overflow
+		return MaxMsgTTL
 	}
 	if r := d % time.Second; r != 0 {
 		d += time.Second - r

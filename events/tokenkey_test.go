@@ -7,72 +7,29 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"math/big"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/revocast/revocast/internal/jwttest"
 )
-
-// ES256Token signs a real JWT with golang-jwt.
-func es256Token(t testing.TB, key *ecdsa.PrivateKey) string {
-	t.Helper()
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{
-		"iss": "https://idp.example", "sub": "alice", "jti": "id-1",
-		"iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix(),
-	}).SignedString(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
-
-// reencodeLastChar flips an unused low bit of a base64url segment's last
-// character: the text differs, the decoded bytes do not.
-func reencodeLastChar(t testing.TB, seg string) string {
-	t.Helper()
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-	unused := (6 * len(seg)) % 8 // bits of the last character that carry nothing
-	if unused == 0 {
-		t.Fatalf("segment of %d characters has no unused bits", len(seg))
-	}
-	v := strings.IndexByte(alphabet, seg[len(seg)-1])
-	return seg[:len(seg)-1] + string(alphabet[v^1])
-}
-
-// highS returns the (r, n-s) twin of an ES256 signature segment.
-func highS(t testing.TB, sig string) string {
-	t.Helper()
-	raw, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil || len(raw) != 64 {
-		t.Fatalf("ES256 signature: %v (%d bytes)", err, len(raw))
-	}
-	s := new(big.Int).SetBytes(raw[32:])
-	s.Sub(elliptic.P256().Params().N, s)
-	out := append([]byte{}, raw[:32]...)
-	out = append(out, s.FillBytes(make([]byte, 32))...)
-	return base64.RawURLEncoding.EncodeToString(out)
-}
 
 // Every spelling a JOSE library accepts has one revocation key: the
 // re-encoded signature and the ECDSA high-s twin both verify with
 // golang-jwt's default parser, and all three keys are equal.
 func TestTokenKeySurvivesReencodingAndMalleability(t *testing.T) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok := es256Token(t, key)
+	key := jwttest.Key(t)
+	tok := jwttest.ES256(t, key, jwt.MapClaims{"iss": "https://idp.example", "sub": "alice", "exp": time.Now().Add(time.Hour).Unix()})
 	parts := strings.Split(tok, ".")
-	reenc := parts[0] + "." + parts[1] + "." + reencodeLastChar(t, parts[2])
-	twin := parts[0] + "." + parts[1] + "." + highS(t, parts[2])
+	reenc, twin := jwttest.Reencoded(t, tok), jwttest.HighS(t, tok)
 	for name, spelling := range map[string]string{"original": tok, "re-encoded": reenc, "high-s": twin} {
 		if name != "original" && spelling == tok {
 			t.Fatalf("%s spelling is the same text", name)
 		}
-		if _, err := jwt.Parse(spelling, func(*jwt.Token) (any, error) { return &key.PublicKey, nil }); err != nil {
+		if err := jwttest.Verify(spelling, key); err != nil {
 			t.Fatalf("golang-jwt refuses the %s spelling: %v", name, err)
 		}
 		k, form := TokenKeyForm(spelling)
@@ -113,7 +70,7 @@ func TestTokenKeyJWE(t *testing.T) {
 			continue
 		}
 		p := append([]string{}, parts...)
-		p[i] = reencodeLastChar(t, seg)
+		p[i] = jwttest.ReencodeSegment(t, seg)
 		other := strings.Join(p, ".")
 		if got := TokenKey(other); got != k {
 			t.Errorf("segment %d re-encoded: key changed", i)
@@ -166,11 +123,7 @@ func TestTokenKeyForms(t *testing.T) {
 }
 
 func TestTokenKeyDoesNotAllocate(t *testing.T) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jws := es256Token(t, key)
+	jws := jwttest.ES256(t, jwttest.Key(t), jwt.MapClaims{"sub": "alice"})
 	for _, tok := range []string{strings.Repeat("t", 2000), jws} {
 		if n := testing.AllocsPerRun(100, func() { _ = TokenKey(tok) }); n != 0 {
 			t.Errorf("TokenKey of a %d-byte token allocates %v times", len(tok), n)
