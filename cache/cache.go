@@ -32,6 +32,9 @@ var (
 	ErrNotAdmitted = errors.New("deny-cache did not admit the entry")
 	// ErrCapacityExhausted: an unexpired entry was evicted to make room.
 	ErrCapacityExhausted = errors.New("deny-cache capacity exhausted: an unexpired revocation was evicted")
+	// ErrFull: the cache holds Capacity live entries; a new one is refused
+	// rather than evicting another.
+	ErrFull = errors.New("deny-cache full")
 	// ErrClosed: the cache was closed.
 	ErrClosed = errors.New("deny-cache closed")
 )
@@ -79,7 +82,7 @@ type DenyCache struct {
 	addMu sync.Mutex
 
 	entries, admitted, retries, failures, evictedLive atomic.Int64
-	closed                                            atomic.Bool
+	closed, clearing                                  atomic.Bool
 }
 
 // New returns a DenyCache.
@@ -99,8 +102,11 @@ func New(cfg Config) (*DenyCache, error) {
 	d := &DenyCache{cfg: cfg}
 	counters := max(cfg.Capacity*10, 1000)
 	c, err := ristretto.NewCache(&ristretto.Config[string, int64]{
-		NumCounters:        counters,
-		MaxCost:            cfg.Capacity,
+		NumCounters: counters,
+		// Add never lets more than Capacity live entries in, so ristretto's
+		// policy never has to evict one: the slack absorbs the lag of its
+		// expiry sweep and the entries counter.
+		MaxCost:            cfg.Capacity + max(cfg.Capacity/8, 64),
 		BufferItems:        64,
 		IgnoreInternalCost: true,
 		OnEvict:            d.onEvict,
@@ -119,8 +125,8 @@ func key(s *events.Sum) string { return unsafe.String(&s[0], len(s)) }
 // onEvict runs for expired entries swept by ristretto and for victims of the
 // policy. Only the second kind, still unexpired, is a loss.
 func (d *DenyCache) onEvict(it *ristretto.Item[int64]) {
-	if d.closed.Load() {
-		return // ristretto's Close evicts everything
+	if d.closed.Load() || d.clearing.Load() {
+		return // ristretto's Close and Clear evict everything
 	}
 	d.entries.Add(-1)
 	if it.Value > time.Now().UnixNano() {
@@ -167,27 +173,54 @@ func (d *DenyCache) Add(ctx context.Context, entries []Entry) []Failure {
 		}
 		todo = append(todo, pending{Entry: e, fresh: !present})
 	}
+	var full []Failure
+	todo, full = d.withinCapacity(todo)
 	bo := backoff.NewExponentialBackOff(backoff.WithInitialInterval(d.cfg.InitialBackoff),
 		backoff.WithMaxInterval(100*time.Millisecond), backoff.WithMaxElapsedTime(0))
 	for attempt := 1; ; attempt++ {
 		d.offer(todo)
 		todo = d.missing(todo)
 		if len(todo) == 0 {
-			return nil
+			return full
 		}
 		if attempt == d.cfg.MaxAttempts {
 			d.failures.Add(int64(len(todo)))
-			return failPending(todo, fmt.Errorf("%w after %d attempts", ErrNotAdmitted, attempt))
+			return append(full, failPending(todo, fmt.Errorf("%w after %d attempts", ErrNotAdmitted, attempt))...)
 		}
 		d.retries.Add(int64(len(todo)))
 		select {
 		case <-ctx.Done():
 			d.failures.Add(int64(len(todo)))
-			return failPending(todo, fmt.Errorf("%w: %w", ErrNotAdmitted, ctx.Err()))
+			return append(full, failPending(todo, fmt.Errorf("%w: %w", ErrNotAdmitted, ctx.Err()))...)
 		case <-time.After(bo.NextBackOff()):
 		}
 	}
 }
+
+// withinCapacity splits todo into what fits and the new entries that would
+// take the cache past its capacity, which are refused (ErrFull).
+func (d *DenyCache) withinCapacity(todo []pending) ([]pending, []Failure) {
+	room := d.cfg.Capacity - d.entries.Load()
+	fits := todo[:0] // filtered in place: fits never passes the index being read
+	var full []Failure
+	for _, p := range todo {
+		if p.fresh {
+			if room <= 0 {
+				full = append(full, Failure{Entry: p.Entry, Err: fmt.Errorf("%w: it holds its capacity of %d live revocations", ErrFull, d.cfg.Capacity)})
+				continue
+			}
+			room--
+		}
+		fits = append(fits, p)
+	}
+	if len(full) > 0 {
+		d.failures.Add(int64(len(full)))
+	}
+	return fits, full
+}
+
+// Capacity returns the number of live entries the cache holds at most.
+func (d *DenyCache) Capacity() int64 { return d.cfg.Capacity }
 
 // offer sets every entry, applying back-pressure when ristretto's set buffer
 // is full: a false Set waits for the buffer to drain and tries again.
@@ -246,6 +279,21 @@ func failAll(entries []Entry, err error) []Failure {
 		out[i] = Failure{Entry: e, Err: err}
 	}
 	return out
+}
+
+// Clear removes every entry and forgets past evictions (a sidecar's
+// rebuild, which replays every live revocation into the empty cache).
+func (d *DenyCache) Clear() {
+	if d.closed.Load() {
+		return
+	}
+	d.addMu.Lock()
+	defer d.addMu.Unlock()
+	d.clearing.Store(true)
+	d.c.Clear()
+	d.clearing.Store(false)
+	d.entries.Store(0)
+	d.evictedLive.Store(0)
 }
 
 // Health returns ErrCapacityExhausted once an unexpired entry has been evicted.

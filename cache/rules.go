@@ -96,3 +96,11 @@ func (rs *Rules) Prune(now time.Time) int {
 
 // Len returns the number of rules held.
 func (rs *Rules) Len() int { return int(rs.n.Load()) }
+
+// Clear removes every rule (a sidecar's rebuild).
+func (rs *Rules) Clear() {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.m = make(map[events.Rule]ruleState)
+	rs.n.Store(0)
+}

@@ -40,4 +40,9 @@ type Presence struct {
 	Healthy    bool      `json:"healthy"`
 	AppliedSeq uint64    `json:"applied_seq"`
 	SentAt     time.Time `json:"sent_at"`
+	// Capacity is how many token revocations the sidecar's deny-cache
+	// holds; Entries how many it holds now. The front refuses requests that
+	// would take a live sidecar past its capacity.
+	Capacity int64 `json:"capacity,omitempty"`
+	Entries  int64 `json:"entries,omitempty"`
 }

@@ -1,8 +1,11 @@
 package events
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Subjects. Every token after the fixed prefix is a hash or an identifier
@@ -19,6 +22,11 @@ const (
 	// LedgerSubjects is the filter of the ledger stream.
 	LedgerSubjects      = "revocast.ledger.>"
 	ledgerSubjectPrefix = "revocast.ledger.token."
+	ledgerRulePrefix    = "revocast.ledger.rule."
+	// LedgerRealmHeader carries the RealmKey of the realm a ledger mark
+	// belongs to, so the live revocations of each realm can be counted
+	// from the ledger.
+	LedgerRealmHeader = "Revocast-Realm"
 
 	// PresenceSubject carries sidecars' heartbeats (core NATS).
 	PresenceSubject = "revocast.presence"
@@ -47,6 +55,24 @@ func BatchSubject(requestID string, n int) string {
 // exactly while the token is revoked, and is written only if empty, which is
 // how revocations are counted exactly across racing requests and fronts.
 func LedgerSubject(sum Sum) string { return ledgerSubjectPrefix + sum.String() }
+
+// LedgerRuleSubject returns the ledger subject of an issued-before rule
+// (its scope key): the latest mark wins, so a realm's live rules can be
+// counted. Token and rule marks are told apart by IsLedgerRule.
+func LedgerRuleSubject(ruleKey string) string { return ledgerRulePrefix + ruleKey }
+
+// IsLedgerRule reports whether a ledger subject is a rule's.
+func IsLedgerRule(subject string) bool { return strings.HasPrefix(subject, ledgerRulePrefix) }
+
+// RealmKey names a realm where a name must not appear (subjects, headers):
+// 32 hex digits of the SHA-256 of the name; "_" for the unknown realm ("").
+func RealmKey(realm string) string {
+	if realm == "" {
+		return "_"
+	}
+	h := sha256.Sum256([]byte(realm))
+	return hex.EncodeToString(h[:16])
+}
 
 // OutcomeSubject returns the subject on which sidecars report to the front
 // instance origin. origin must be a generated identifier (see ValidID).

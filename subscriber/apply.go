@@ -158,16 +158,50 @@ func (s *Subscriber) clamp(ev *events.Event, seq uint64) {
 }
 
 // keepFailed holds refused revocations so checks still deny them and the
-// periodic retry can admit them later.
+// periodic retry can admit them later. The side list is bounded; what it
+// cannot hold is lost, and a sidecar that lost a revocation vouches for
+// nothing until a rebuild fits everything (gate).
 func (s *Subscriber) keepFailed(failures []cache.Failure) {
 	s.failMu.Lock()
 	defer s.failMu.Unlock()
+	limit := s.sideListLimit()
+	lost := 0
 	for _, f := range failures {
-		if cur, ok := s.failed[f.Entry.Sum]; !ok || f.Entry.ExpiresAt.After(cur) {
+		cur, ok := s.failed[f.Entry.Sum]
+		switch {
+		case ok && !f.Entry.ExpiresAt.After(cur):
+		case ok || len(s.failed) < limit:
 			s.failed[f.Entry.Sum] = f.Entry.ExpiresAt
+		default:
+			lost++
 		}
 	}
 	s.failedN.Store(int64(len(s.failed)))
+	if lost > 0 {
+		if s.lost.Add(int64(lost)) == int64(lost) {
+			s.lostSince.Store(time.Now().UnixNano())
+		}
+		s.m.lost.Add(float64(lost))
+		s.log.Error().Int("count", lost).Int64("capacity", s.cache.Capacity()).
+			Msg("revocations dropped: the deny-cache and its side list are full; every check is denied (503) until a rebuild fits them: raise --cache-capacity")
+	}
+}
+
+// sideListLimit bounds the revocations kept aside from the cache.
+func (s *Subscriber) sideListLimit() int {
+	return int(max(minSideList, s.cache.Capacity()/64))
+}
+
+// minSideList is the smallest side list.
+const minSideList = 1024
+
+func (s *Subscriber) lostAt() time.Time { return time.Unix(0, s.lostSince.Load()) }
+
+// rebuildBackoff is how long a sidecar that lost revocations waits before
+// replaying from the start: long enough for revocations to expire and
+// for the operator to see the alarm, growing while rebuilds keep losing.
+func (s *Subscriber) rebuildBackoff() time.Duration {
+	return min(30*time.Second<<min(s.lossRebuilds.Load(), 5), 10*time.Minute)
 }
 
 // retryFailed offers the refused revocations to the cache again.

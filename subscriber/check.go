@@ -40,16 +40,17 @@ type Claims struct {
 }
 
 const (
-	reasonToken       = "token"
-	reasonJTI         = "jwt_id"
-	reasonNotReady    = "not ready: replaying the revocation stream"
-	reasonStale       = "stale: cannot confirm the revocation state is current (policy deny)"
-	reasonUnhealthy   = "unhealthy: a revocation could not be applied (policy deny)"
-	reasonRulePrefix  = "rule:"
-	reasonRealm       = reasonRulePrefix + string(events.ScopeRealm)
-	reasonUser        = reasonRulePrefix + string(events.ScopeUser)
-	reasonRealmUser   = reasonRulePrefix + string(events.ScopeRealmUser)
-	reasonConsentRule = reasonRulePrefix + string(events.ScopeConsent)
+	reasonToken        = "token"
+	reasonJTI          = "jwt_id"
+	reasonNotReady     = "not ready: replaying the revocation stream"
+	reasonStale        = "stale: cannot confirm the revocation state is current (policy deny)"
+	reasonUnhealthy    = "unhealthy: a revocation could not be applied (policy deny)"
+	reasonOverCapacity = "over capacity: revocations did not fit in the deny-cache; denying every token until they do (raise --cache-capacity)"
+	reasonRulePrefix   = "rule:"
+	reasonRealm        = reasonRulePrefix + string(events.ScopeRealm)
+	reasonUser         = reasonRulePrefix + string(events.ScopeUser)
+	reasonRealmUser    = reasonRulePrefix + string(events.ScopeRealmUser)
+	reasonConsentRule  = reasonRulePrefix + string(events.ScopeConsent)
 )
 
 func ruleReason(sc events.Scope) string {
@@ -70,6 +71,11 @@ func ruleReason(sc events.Scope) string {
 func (s *Subscriber) gate() (Decision, bool) {
 	if !s.ready.Load() {
 		return Decision{Verdict: Unavailable, Reason: reasonNotReady}, false
+	}
+	if s.lost.Load() > 0 || s.cache.Health() != nil {
+		// Revocations were dropped: no answer can be vouched for, under
+		// either policy. Never fail open.
+		return Decision{Verdict: Unavailable, Reason: reasonOverCapacity}, false
 	}
 	stale, healthy := s.stale(), s.healthy()
 	if s.cfg.StalePolicy == PolicyDeny {

@@ -191,7 +191,7 @@ func (s *Subscriber) healthz(w http.ResponseWriter, _ *http.Request) {
 func (s *Subscriber) readyz(w http.ResponseWriter, _ *http.Request) {
 	st := s.Status()
 	code := http.StatusOK
-	if !st.Ready || s.cache.Health() != nil || (s.cfg.StalePolicy == PolicyDeny && (st.Stale || !st.Healthy)) {
+	if !st.Ready || s.cache.Health() != nil || s.lost.Load() > 0 || (s.cfg.StalePolicy == PolicyDeny && (st.Stale || !st.Healthy)) {
 		code = http.StatusServiceUnavailable
 	}
 	writeJSON(w, code, st)

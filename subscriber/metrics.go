@@ -9,6 +9,7 @@ type metrics struct {
 	appliedTokens, appliedRules   prometheus.Counter
 	undecodable                   prometheus.Counter
 	clamped                       prometheus.Counter
+	rebuilds, lost                prometheus.Counter
 	targetSeq                     prometheus.Gauge
 	lag                           prometheus.Histogram
 }
@@ -41,6 +42,14 @@ func newMetrics(reg prometheus.Registerer, s *Subscriber) *metrics {
 			Name: "revocast_subscriber_clamped_events_total",
 			Help: "Events whose expiry went past --max-token-lifetime, or whose rule reached into the future, clamped on arrival.",
 		}),
+		rebuilds: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "revocast_subscriber_rebuilds_total",
+			Help: "Times the sidecar emptied its state and replayed the stream from the start (stream re-created, revocations lost to capacity).",
+		}),
+		lost: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "revocast_subscriber_dropped_revocations_total",
+			Help: "Revocations neither the deny-cache nor its side list could hold: every check is denied until a rebuild fits them.",
+		}),
 		targetSeq: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "revocast_subscriber_replay_target_sequence",
 			Help: "The stream's last sequence when the replay started; ready once applied reaches it.",
@@ -51,7 +60,11 @@ func newMetrics(reg prometheus.Registerer, s *Subscriber) *metrics {
 			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}),
 	}
-	reg.MustRegister(checks, applied, m.undecodable, m.clamped, m.targetSeq, m.lag,
+	reg.MustRegister(checks, applied, m.undecodable, m.clamped, m.rebuilds, m.lost, m.targetSeq, m.lag,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "revocast_subscriber_cache_capacity",
+			Help: "Live revocations the deny-cache holds at most (--cache-capacity).",
+		}, func() float64 { return float64(s.cache.Capacity()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "revocast_subscriber_cache_entries",
 			Help: "Revoked token hashes held in the deny-cache.",

@@ -18,6 +18,7 @@ type Status struct {
 	AppliedSeq   uint64   `json:"applied_seq"`
 	TargetSeq    uint64   `json:"target_seq"`
 	Entries      int64    `json:"cache_entries"`
+	Capacity     int64    `json:"cache_capacity"`
 	Rules        int      `json:"rules"`
 	Policy       string   `json:"stale_policy"`
 	LastCaughtUp string   `json:"last_caught_up,omitempty"`
@@ -32,13 +33,13 @@ func (s *Subscriber) stale() bool {
 
 // healthy reports whether every revocation received is enforced exactly.
 func (s *Subscriber) healthy() bool {
-	return s.failedN.Load() == 0 && s.undecodable.Load() == 0 && s.cache.Health() == nil
+	return s.failedN.Load() == 0 && s.undecodable.Load() == 0 && s.lost.Load() == 0 && s.cache.Health() == nil
 }
 
 // Status returns the current state.
 func (s *Subscriber) Status() Status {
 	st := Status{ID: s.cfg.ID, Ready: s.ready.Load(), Stale: s.stale(), Healthy: s.healthy(),
-		AppliedSeq: s.applied.Load(), TargetSeq: s.target.Load(), Entries: s.cache.Stats().Entries,
+		AppliedSeq: s.applied.Load(), TargetSeq: s.target.Load(), Entries: s.cache.Stats().Entries, Capacity: s.cache.Capacity(),
 		Rules: s.rules.Len(), Policy: string(s.cfg.StalePolicy)}
 	if at := s.confirmedAt.Load(); at != 0 {
 		st.LastCaughtUp = time.Unix(0, at).UTC().Format(time.RFC3339Nano)
@@ -54,6 +55,9 @@ func (s *Subscriber) Status() Status {
 	if n := s.failedN.Load(); n > 0 {
 		st.Problems = append(st.Problems, fmt.Sprintf("%d revocations refused by the deny-cache, retrying (denied meanwhile from a side list)", n))
 	}
+	if n := s.lost.Load(); n > 0 {
+		st.Problems = append(st.Problems, fmt.Sprintf("%d revocations did not fit in the deny-cache (capacity %d): every check is denied until a rebuild fits them; raise --cache-capacity", n, st.Capacity))
+	}
 	if n := s.undecodable.Load(); n > 0 {
 		st.Problems = append(st.Problems, fmt.Sprintf("%d revocation events could not be read (written by a newer revocast?)", n))
 	}
@@ -63,7 +67,8 @@ func (s *Subscriber) Status() Status {
 // heartbeat announces presence now.
 func (s *Subscriber) heartbeat() {
 	b, _ := json.Marshal(events.Presence{Subscriber: s.cfg.ID, Instance: s.instance, Ready: s.ready.Load(),
-		Stale: s.stale(), Healthy: s.healthy(), AppliedSeq: s.reported.Load(), SentAt: time.Now().UTC()})
+		Stale: s.stale(), Healthy: s.healthy(), AppliedSeq: s.reported.Load(), SentAt: time.Now().UTC(),
+		Capacity: s.cache.Capacity(), Entries: s.cache.Stats().Entries + s.failedN.Load()})
 	_ = s.nc.Publish(events.PresenceSubject, b)
 }
 

@@ -30,6 +30,10 @@ type TokenCache interface {
 	Health() error
 	// Stats returns counters for metrics.
 	Stats() cache.Stats
+	// Capacity is how many live revocations it holds at most.
+	Capacity() int64
+	// Clear empties it for a rebuild (and forgets its health problems).
+	Clear()
 }
 
 var _ TokenCache = (*cache.DenyCache)(nil)
@@ -46,7 +50,8 @@ type Subscriber struct {
 	instance string
 
 	ready       atomic.Bool
-	readyCh     chan struct{} // closed once ready
+	readyMu     sync.Mutex
+	readyCh     chan struct{} // closed once ready; replaced by a rebuild
 	target      atomic.Uint64 // last sequence of the stream when the replay started
 	applied     atomic.Uint64 // last sequence applied
 	reported    atomic.Uint64 // last sequence whose failures are reported: the watermark fronts see
@@ -61,6 +66,14 @@ type Subscriber struct {
 	failed      map[events.Sum]time.Time // revocations the cache refused, retried and checked directly
 	failedN     atomic.Int64
 	undecodable atomic.Int64
+	// lost counts revocations the cache refused and the bounded side list
+	// could not keep either: the sidecar can vouch for nothing until a
+	// rebuild fits them.
+	lost         atomic.Int64
+	lostSince    atomic.Int64 // Unix ns of the first loss
+	lossRebuilds atomic.Int64 // rebuilds in a row that started after a loss
+
+	rebuild chan string // a reason: stop following, reset, replay from the start
 
 	// Unix ns until which checks consult legacy (schema version 1) token
 	// keys of JWS, and JWT ID revocations: both are live until then.
@@ -91,13 +104,15 @@ func New(cfg Config, nc *nats.Conn, tc TokenCache, log zerolog.Logger, reg prome
 	}
 	s := &Subscriber{cfg: cfg, nc: nc, js: js, cache: tc, rules: cache.NewRules(),
 		log: log.With().Str("subscriber", cfg.ID).Logger(), instance: nuid.Next(), started: time.Now(),
-		failed: make(map[events.Sum]time.Time), readyCh: make(chan struct{})}
+		failed: make(map[events.Sum]time.Time), readyCh: make(chan struct{}), rebuild: make(chan string, 1)}
 	s.m = newMetrics(reg, s)
 	return s, nil
 }
 
 // Run replays the stream, follows it, and announces presence until ctx is
-// done; then it stops consuming, applies what it received, and returns.
+// done; then it stops consuming, applies what it received, and returns. When
+// its state cannot be trusted any more (see requestRebuild) it starts over:
+// fails closed, empties the cache and replays the stream from the start.
 func (s *Subscriber) Run(ctx context.Context) error {
 	probe, err := s.nc.Subscribe(events.PresenceProbeSubject, func(*nats.Msg) { s.heartbeat() })
 	if err != nil {
@@ -107,7 +122,36 @@ func (s *Subscriber) Run(ctx context.Context) error {
 	hbCtx, stopHB := context.WithCancel(ctx)
 	defer stopHB()
 	go s.heartbeats(hbCtx)
+	for {
+		err := s.follow(ctx)
+		if ctx.Err() != nil {
+			s.log.Info().Uint64("applied_seq", s.applied.Load()).Msg("subscriber stopped")
+			return nil
+		}
+		var rb rebuildError
+		if !errors.As(err, &rb) {
+			return err
+		}
+		s.reset(rb.reason)
+	}
+}
 
+// rebuildError ends follow when the state must be rebuilt.
+type rebuildError struct{ reason string }
+
+func (e rebuildError) Error() string { return "rebuild: " + e.reason }
+
+// requestRebuild asks Run to start over from an empty state.
+func (s *Subscriber) requestRebuild(reason string) {
+	select {
+	case s.rebuild <- reason:
+	default: // one is pending already
+	}
+}
+
+// follow replays and follows the stream until ctx is done or a rebuild is
+// requested, then stops the consumer and applies what it received.
+func (s *Subscriber) follow(ctx context.Context) error {
 	stream, err := s.waitForStream(ctx)
 	if err != nil {
 		return nil // ctx done while waiting: a clean stop
@@ -139,16 +183,58 @@ func (s *Subscriber) Run(ctx context.Context) error {
 	if err != nil {
 		return stopped(ctx, fmt.Errorf("subscriber: consume: %w", err))
 	}
-	s.maintain(ctx)
-	cc.Drain()
+	err = s.maintain(ctx)
+	if err != nil {
+		cc.Stop() // what is still in flight is discarded by the reset
+	} else {
+		cc.Drain()
+	}
 	select {
 	case <-cc.Closed():
 	case <-time.After(5 * time.Second):
-		s.log.Warn().Msg("consumer did not drain within 5s")
+		s.log.Warn().Msg("consumer did not stop within 5s")
 	}
+	s.consMu.Lock()
+	s.consumer = nil
+	s.consMu.Unlock()
 	s.flush()
-	s.log.Info().Uint64("applied_seq", s.applied.Load()).Msg("subscriber stopped")
-	return nil
+	return err
+}
+
+// reset empties every piece of state for a replay from the start. It runs
+// between two follows, so nothing is being applied.
+func (s *Subscriber) reset(reason string) {
+	s.log.Warn().Str("reason", reason).Uint64("applied_seq", s.applied.Load()).
+		Msg("rebuilding: failing closed, emptying the deny-cache and replaying the stream from the start")
+	s.readyMu.Lock()
+	if s.ready.Load() {
+		s.readyCh = make(chan struct{})
+	}
+	s.ready.Store(false)
+	s.readyMu.Unlock()
+	s.confirmedAt.Store(0)
+	s.batchMu.Lock()
+	s.batch = nil
+	s.batchMu.Unlock()
+	s.cache.Clear()
+	s.rules.Clear()
+	s.failMu.Lock()
+	s.failed = make(map[events.Sum]time.Time)
+	s.failedN.Store(0)
+	s.failMu.Unlock()
+	if s.lost.Load() > 0 {
+		s.lossRebuilds.Add(1)
+	} else {
+		s.lossRebuilds.Store(0)
+	}
+	s.lost.Store(0)
+	s.undecodable.Store(0)
+	s.applied.Store(0)
+	s.target.Store(0)
+	s.legacyUntil.Store(0)
+	s.jtiUntil.Store(0)
+	s.started = time.Now()
+	s.m.rebuilds.Inc()
 }
 
 // maxPullBytes bounds what the consumer has in flight.
@@ -186,16 +272,20 @@ func (s *Subscriber) waitForStream(ctx context.Context) (jetstream.Stream, error
 	return stream, err
 }
 
-// maintain runs the periodic work until ctx is done: confirm catch-up,
-// retry refused revocations, prune expired rules.
-func (s *Subscriber) maintain(ctx context.Context) {
+// maintain runs the periodic work until ctx is done or a rebuild is
+// requested: confirm catch-up, retry refused revocations, prune expired
+// rules, and rebuild when revocations were lost to capacity (with backoff,
+// so an undersized cache does not replay in a loop).
+func (s *Subscriber) maintain(ctx context.Context) error {
 	tick := time.NewTicker(s.cfg.HeartbeatInterval)
 	defer tick.Stop()
 	lastPrune := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
+		case reason := <-s.rebuild:
+			return rebuildError{reason}
 		case <-tick.C:
 		}
 		s.confirm(ctx)
@@ -203,6 +293,9 @@ func (s *Subscriber) maintain(ctx context.Context) {
 		if time.Since(lastPrune) > time.Minute {
 			s.rules.Prune(time.Now())
 			lastPrune = time.Now()
+		}
+		if s.lost.Load() > 0 && time.Since(s.lostAt()) > s.rebuildBackoff() {
+			return rebuildError{fmt.Sprintf("%d revocations did not fit in the deny-cache", s.lost.Load())}
 		}
 	}
 }
@@ -239,8 +332,11 @@ func (s *Subscriber) caughtUp() {
 // WaitReady blocks until the sidecar has replayed the stream (it is ready)
 // or ctx is done.
 func (s *Subscriber) WaitReady(ctx context.Context) error {
+	s.readyMu.Lock()
+	ch := s.readyCh
+	s.readyMu.Unlock()
 	select {
-	case <-s.readyCh:
+	case <-ch:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -248,11 +344,16 @@ func (s *Subscriber) WaitReady(ctx context.Context) error {
 }
 
 func (s *Subscriber) markReady() {
-	if s.ready.CompareAndSwap(false, true) {
+	s.readyMu.Lock()
+	became := s.ready.CompareAndSwap(false, true)
+	if became {
 		close(s.readyCh)
+	}
+	s.readyMu.Unlock()
+	if became {
 		s.log.Info().Uint64("applied_seq", s.applied.Load()).Uint64("target_seq", s.target.Load()).
 			Int64("cache_entries", s.cache.Stats().Entries).Int("rules", s.rules.Len()).
-			Dur("took", time.Since(s.started)).Msg("replay complete: ready")
+			Int64("took_ms", time.Since(s.started).Milliseconds()).Msg("replay complete: ready")
 		if s.confirmedAt.Load() == 0 {
 			s.confirmedAt.Store(time.Now().UnixNano())
 		}

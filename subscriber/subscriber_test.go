@@ -281,6 +281,8 @@ func (r *refusingCache) Add(_ context.Context, entries []cache.Entry) []cache.Fa
 func (r *refusingCache) Contains(events.Sum) bool { return false }
 func (r *refusingCache) Health() error            { return nil }
 func (r *refusingCache) Stats() cache.Stats       { return cache.Stats{} }
+func (r *refusingCache) Capacity() int64          { return 1000 }
+func (r *refusingCache) Clear()                   {}
 
 func TestRefusedEntriesAreReportedDeniedAndUnhealthy(t *testing.T) {
 	for _, policy := range []StalePolicy{PolicyDeny, PolicyAllow} {
