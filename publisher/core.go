@@ -38,6 +38,9 @@ type Config struct {
 	// token means (Advisory when empty).
 	Registry Registry
 	Mode     RegistryMode
+	// Budget refuses requests over a realm's quota or a live sidecar's
+	// capacity (nil: no limit).
+	Budget *Budget
 	// Stream and Ledger name the revocation and ledger streams (the
 	// defaults of events.StreamOptions when empty).
 	Stream string
@@ -142,6 +145,12 @@ func (c *Core) Revoke(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	resv, err := c.cfg.Budget.Reserve(asks(targets, rules))
+	if err != nil {
+		return Result{}, err
+	}
+	var ledgerSeq uint64
+	defer func() { c.cfg.Budget.Release(resv, ledgerSeq) }()
 
 	var wait *Wait
 	if c.tracker != nil {
@@ -169,7 +178,7 @@ func (c *Core) Revoke(ctx context.Context, req Request) (Result, error) {
 			rulesStored++
 		}
 	}
-	c.countLedger(ctx, &res, targets, eventOK)
+	ledgerSeq = c.countLedger(ctx, &res, targets, eventOK, evs, stored)
 	ledgered := c.cfg.Now()
 	c.count(rulesStored, res)
 	if tokensStored+rulesStored == 0 && firstErr != nil {
@@ -193,18 +202,31 @@ func (c *Core) Revoke(ctx context.Context, req Request) (Result, error) {
 	return res, nil
 }
 
-// countLedger writes the ledger mark of every counted token whose event is
-// stored and counts the answers.
-func (c *Core) countLedger(ctx context.Context, res *Result, targets []target, eventOK []bool) {
+// countLedger writes the ledger mark of every token whose event is stored
+// (counting the answers for all but aliases) and of every stored rule, and
+// returns the last sequence it wrote: the budget counts the marks.
+func (c *Core) countLedger(ctx context.Context, res *Result, targets []target, eventOK []bool, evs *eventSet, stored []Outcome) uint64 {
 	var marks []Entry
-	var idx []int
+	idx := []int{} // the target of each mark; -1 for a rule
 	for i, t := range targets {
-		if eventOK[i] && !t.alias {
-			marks = append(marks, LedgerEntry(t.sum, t.expiresAt, c.cfg.Ledger, res.RequestID+"."+t.sum.String()))
+		if eventOK[i] {
+			marks = append(marks, LedgerEntry(t.sum, t.realm, t.expiresAt, c.cfg.Ledger, res.RequestID+"."+t.sum.String()))
 			idx = append(idx, i)
 		}
 	}
+	for k, o := range stored {
+		if evs.rule[k] && o.Status != Failed {
+			r := evs.rules[k]
+			marks = append(marks, LedgerRuleEntry(r.rule, r.expiresAt, c.cfg.Ledger, res.RequestID+".rule."+r.rule.Key()))
+			idx = append(idx, -1)
+		}
+	}
+	var last uint64
 	for k, o := range c.store.Append(ctx, marks) {
+		last = max(last, o.Seq)
+		if idx[k] < 0 || targets[idx[k]].alias {
+			continue
+		}
 		switch o.Status {
 		case Stored:
 			res.Invalidated++
@@ -215,6 +237,29 @@ func (c *Core) countLedger(ctx context.Context, res *Result, targets []target, e
 				Err: fmt.Errorf("the revocation is stored and enforced, but whether it was already revoked could not be recorded: %w", o.Err)})
 		}
 	}
+	return last
+}
+
+// asks is what a request adds to each realm's live revocations.
+func asks(targets []target, rules []events.Rule) []Ask {
+	by := map[string]*Ask{}
+	get := func(realm string) *Ask {
+		if by[realm] == nil {
+			by[realm] = &Ask{Realm: realm}
+		}
+		return by[realm]
+	}
+	for _, t := range targets {
+		get(t.realm).Tokens++
+	}
+	for _, r := range rules {
+		get(r.Realm).Rules++
+	}
+	out := make([]Ask, 0, len(by))
+	for _, a := range by {
+		out = append(out, *a)
+	}
+	return out
 }
 
 // eventSet is a request's events and which targets each carries.
@@ -224,6 +269,12 @@ type eventSet struct {
 	rule    []bool
 	names   []string // rule names, for failures
 	sums    [][]events.Sum
+	rules   []plannedRule // per entry; meaningful where rule is set
+}
+
+type plannedRule struct {
+	rule      events.Rule
+	expiresAt time.Time
 }
 
 func (e *eventSet) failure(k int, err error) []Detail {
@@ -243,6 +294,7 @@ func (e *eventSet) failure(k int, err error) []Detail {
 func (c *Core) eventEntries(requestID string, targets []target, rules []events.Rule, now time.Time) (*eventSet, error) {
 	set := &eventSet{}
 	add := func(ev events.Event, key string, tis []int, rule bool, name string) error {
+		set.rules = append(set.rules, plannedRule{rule: ev.Rule(), expiresAt: ev.ExpiresAt})
 		ev.RequestID, ev.Origin = requestID, c.cfg.Origin
 		e, err := EventEntry(ev, c.cfg.Stream, requestID+"."+key)
 		if err != nil {

@@ -36,6 +36,8 @@ type Entry struct {
 	// OnlyIfAbsent stores it only when its subject holds no message, which
 	// is how "already revoked" is decided by the ledger itself.
 	OnlyIfAbsent bool
+	// Header holds extra message headers (a ledger mark's realm key).
+	Header map[string]string
 }
 
 // EventEntry encodes an event for the revocation stream.
@@ -47,10 +49,18 @@ func EventEntry(ev events.Event, stream, msgID string) (Entry, error) {
 	return Entry{Subject: ev.Subject(), Data: b, ExpiresAt: ev.ExpiresAt, Stream: stream, MsgID: msgID}, nil
 }
 
-// LedgerEntry is the ledger mark of a token revoked until expiresAt: stored
-// only if the token's ledger subject is empty.
-func LedgerEntry(sum events.Sum, expiresAt time.Time, ledgerStream, msgID string) Entry {
-	return Entry{Subject: events.LedgerSubject(sum), ExpiresAt: expiresAt, Stream: ledgerStream, MsgID: msgID, OnlyIfAbsent: true}
+// LedgerEntry is the ledger mark of a token of realm revoked until
+// expiresAt: stored only if the token's ledger subject is empty.
+func LedgerEntry(sum events.Sum, realm string, expiresAt time.Time, ledgerStream, msgID string) Entry {
+	return Entry{Subject: events.LedgerSubject(sum), ExpiresAt: expiresAt, Stream: ledgerStream, MsgID: msgID, OnlyIfAbsent: true,
+		Header: map[string]string{events.LedgerRealmHeader: events.RealmKey(realm)}}
+}
+
+// LedgerRuleEntry is the ledger mark of a rule until expiresAt (the latest
+// wins), which counts it against its realm's quota.
+func LedgerRuleEntry(r events.Rule, expiresAt time.Time, ledgerStream, msgID string) Entry {
+	return Entry{Subject: events.LedgerRuleSubject(r.Key()), ExpiresAt: expiresAt, Stream: ledgerStream, MsgID: msgID,
+		Header: map[string]string{events.LedgerRealmHeader: events.RealmKey(r.Realm)}}
 }
 
 // Status of one appended entry.
@@ -172,6 +182,9 @@ func (s *JetStreamStore) publishRound(ctx context.Context, entries []Entry, todo
 		}
 		if e.OnlyIfAbsent {
 			m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
+		}
+		for k, v := range e.Header {
+			m.Header.Set(k, v)
 		}
 		msgs[k] = m
 	}

@@ -35,7 +35,7 @@ func newStore(t *testing.T, nc *nats.Conn, timeout time.Duration) *JetStreamStor
 
 // tokenEntry is a token's ledger mark: stored only if absent.
 func tokenEntry(token, msgID string) Entry {
-	return LedgerEntry(events.TokenKey(token), time.Now().Add(time.Hour), events.StreamOptions{}.LedgerName(), msgID)
+	return LedgerEntry(events.TokenKey(token), "", time.Now().Add(time.Hour), events.StreamOptions{}.LedgerName(), msgID)
 }
 
 func ruleEntry(t *testing.T, ev events.Event, msgID string) Entry {

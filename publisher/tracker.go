@@ -159,6 +159,20 @@ func (t *Tracker) liveLocked(now time.Time) int {
 	return n
 }
 
+// Loads returns what each live sidecar reported of its deny-cache.
+func (t *Tracker) Loads() []SidecarLoad {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	var out []SidecarLoad
+	for id, s := range t.seen {
+		if now.Sub(s.at) <= t.presenceTimeout {
+			out = append(out, SidecarLoad{ID: id, Capacity: s.presence.Capacity, Entries: s.presence.Entries})
+		}
+	}
+	return out
+}
+
 // Live returns the ids of the live sidecars, sorted.
 func (t *Tracker) Live() []string {
 	t.mu.Lock()

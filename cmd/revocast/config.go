@@ -10,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/revocast/revocast/publisher"
 	"github.com/revocast/revocast/publisher/auth"
 )
 
@@ -41,6 +42,11 @@ type fileConfig struct {
 		MaxBody               string `yaml:"max_body"`
 		AuthFailuresPerMinute int    `yaml:"auth_failures_per_minute"`
 		AuthFailureBurst      int    `yaml:"auth_failure_burst"`
+		// Realms holds quotas by realm name; "*" is the default for every
+		// other realm.
+		Realms map[string]struct {
+			MaxLiveRevocations int64 `yaml:"max_live_revocations"`
+		} `yaml:"realms"`
 	} `yaml:"limits"`
 }
 
@@ -49,6 +55,7 @@ type config struct {
 	auth         auth.Config
 	issuerRealms map[string]string
 	maxBody      int64 // 0: not set
+	quotas       publisher.Quotas
 }
 
 // maxConfigSize bounds the file.
@@ -132,6 +139,19 @@ func parseConfig(b []byte) (*config, error) {
 			errs = append(errs, fmt.Errorf("limits.max_body: at most 16MiB"))
 		}
 		c.maxBody = int64(bs)
+	}
+	c.quotas.PerRealm = map[string]int64{}
+	for name, q := range fc.Limits.Realms {
+		switch {
+		case q.MaxLiveRevocations < 1:
+			errs = append(errs, fmt.Errorf("limits.realms.%s.max_live_revocations must be a positive number", name))
+		case name == auth.Any:
+			c.quotas.Default = q.MaxLiveRevocations
+		case name == "" || len(name) > 1024:
+			errs = append(errs, fmt.Errorf("limits.realms: a realm name must be 1 to 1024 characters"))
+		default:
+			c.quotas.PerRealm[name] = q.MaxLiveRevocations
+		}
 	}
 	if fc.Limits.AuthFailuresPerMinute < 0 || fc.Limits.AuthFailureBurst < 0 {
 		errs = append(errs, fmt.Errorf("limits: auth failure limits must not be negative"))

@@ -71,9 +71,11 @@ func newFront(c commonOpts, o pubOpts, cfg *config, extra []auth.Credential, nc 
 	}
 	reg := &lazyRegistry{}
 	mode, _ := registryMode(o.registry) // validated with the flags
+	budget := publisher.NewBudget(cfg.quotas, tracker.Loads)
+	ledger := c.streamOptions(o.dedupWindow).LedgerName()
 	core := publisher.NewCore(publisher.Config{Origin: origin, MaxTokenLifetime: c.lifetime,
 		PropagationTimeout: o.propagationTimeout, IssuerRealms: cfg.issuerRealms, Registry: reg, Mode: mode,
-		Stream: c.stream, Ledger: c.streamOptions(o.dedupWindow).LedgerName()}, jsStore, tracker, log, m)
+		Budget: budget, Stream: c.stream, Ledger: ledger}, jsStore, tracker, log, m)
 	feed := registry.NewHandler(reg, registry.Options{Auth: store, MaxBody: int64(o.maxRegistryBody),
 		MaxTokenLifetime: c.lifetime, Log: log, Counted: func(ok, refused int) {
 			m.Registered.Add(float64(ok))
@@ -106,6 +108,7 @@ func newFront(c commonOpts, o pubOpts, cfg *config, extra []auth.Credential, nc 
 		if err != nil {
 			return
 		}
+		go budget.Follow(ctx, js, ledger, log)
 		sub, err := feed.Serve(nc)
 		if err != nil {
 			log.Error().Err(err).Msg("cannot serve the registry subject")
@@ -122,6 +125,8 @@ func newFront(c commonOpts, o pubOpts, cfg *config, extra []auth.Credential, nc 
 			return errors.New("not connected to NATS")
 		case !streamReady.Load():
 			return errors.New("revocation stream or token registry not created yet")
+		case !budget.Ready():
+			return errors.New("counting the live revocations in the ledger")
 		}
 		return nil
 	}

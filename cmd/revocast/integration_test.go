@@ -31,6 +31,8 @@ func (refusingCache) Add(_ context.Context, entries []cache.Entry) []cache.Failu
 }
 func (refusingCache) Contains(events.Sum) bool { return false }
 func (refusingCache) Health() error            { return nil }
+func (refusingCache) Capacity() int64          { return 1000 }
+func (refusingCache) Clear()                   {}
 func (refusingCache) Stats() cache.Stats       { return cache.Stats{} }
 
 func defaultOpts() (commonOpts, pubOpts) {
