@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/revocast/revocast/events"
+	"github.com/revocast/revocast/internal/httpx"
 	"github.com/revocast/revocast/internal/jwtclaims"
 )
 
@@ -31,7 +32,7 @@ func (s *Subscriber) Handler(gatherer prometheus.Gatherer) http.Handler {
 	if gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	}
-	return mux
+	return httpx.RefuseTunnels(mux)
 }
 
 // BearerToken returns the token of an "Authorization: Bearer <token>" header

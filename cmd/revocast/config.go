@@ -61,8 +61,21 @@ type config struct {
 // maxConfigSize bounds the file.
 const maxConfigSize = 4 << 20
 
-// loadConfig reads and validates the file at path; "" is an empty configuration.
-func loadConfig(path string) (*config, error) {
+// loadConfig reads and validates the file at c.configPath ("" is an empty
+// configuration) and merges --issuer-realm over its realms: the one
+// issuer→realm map the front authorizes with and the sidecar enforces with.
+func loadConfig(c commonOpts) (*config, error) {
+	cfg, err := readConfig(c.configPath)
+	if err != nil {
+		return nil, err
+	}
+	for iss, realm := range c.issuerRealms {
+		cfg.issuerRealms[iss] = realm
+	}
+	return cfg, nil
+}
+
+func readConfig(path string) (*config, error) {
 	if path == "" {
 		return &config{issuerRealms: map[string]string{}}, nil
 	}

@@ -41,7 +41,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err := errors.Join(c.validate(), p.validate(), s.validate(c.stream)); err != nil {
 		return usageErr(err)
 	}
-	cfg, err := loadConfig(c.configPath)
+	cfg, err := loadConfig(c)
 	if err != nil {
 		return usageErr(err)
 	}

@@ -22,6 +22,9 @@ type commonOpts struct {
 	stream     string
 	replicas   int
 	lifetime   time.Duration
+	// issuerRealms from --issuer-realm; merged over the config file's realms
+	// once (loadConfig), and that one map goes to the front and the sidecar.
+	issuerRealms kvList
 }
 
 func (o *commonOpts) register(fs *flag.FlagSet, withNATSURL bool) {
@@ -35,6 +38,7 @@ func (o *commonOpts) register(fs *flag.FlagSet, withNATSURL bool) {
 	fs.IntVar(&o.replicas, "replicas", 1, "stream replicas (3 in a production cluster)")
 	fs.DurationVar(&o.lifetime, "max-token-lifetime", publisher.DefaultMaxTokenLifetime,
 		"longest lifetime of any token: bounds revocations whose expiry is unknown and issued-before rules")
+	fs.Var(&o.issuerRealms, "issuer-realm", "map a JWT issuer to a realm name, ISSUER=REALM (repeatable or comma-separated); over the config file's realms")
 }
 
 func (o *commonOpts) validate() error {
@@ -113,7 +117,6 @@ type subOpts struct {
 	maxStaleness time.Duration
 	stalePolicy  string
 	heartbeat    time.Duration
-	issuerRealms kvList
 }
 
 func (o *subOpts) register(fs *flag.FlagSet, defaultID string) {
@@ -124,21 +127,13 @@ func (o *subOpts) register(fs *flag.FlagSet, defaultID string) {
 		"how long the sidecar may go without confirming it is caught up before --stale-policy applies")
 	fs.StringVar(&o.stalePolicy, "stale-policy", string(subscriber.PolicyDeny), "when stale or unhealthy: deny (503) or allow")
 	fs.DurationVar(&o.heartbeat, "heartbeat-interval", subscriber.DefaultHeartbeatInterval, "presence heartbeat and catch-up check interval")
-	fs.Var(&o.issuerRealms, "issuer-realm", "map a JWT issuer to a realm name, ISSUER=REALM (repeatable or comma-separated)")
 }
 
-// config returns the sidecar's configuration; issuer realms from the file
-// are merged under those given as flags.
-func (o *subOpts) config(stream string, lifetime time.Duration, fileRealms map[string]string) subscriber.Config {
-	realms := map[string]string{}
-	for k, v := range fileRealms {
-		realms[k] = v
-	}
-	for k, v := range o.issuerRealms {
-		realms[k] = v
-	}
+// config returns the sidecar's configuration, with the issuer→realm map
+// the front uses too.
+func (o *subOpts) config(stream string, lifetime time.Duration, issuerRealms map[string]string) subscriber.Config {
 	return subscriber.Config{ID: o.id, Stream: stream, MaxStaleness: o.maxStaleness,
-		StalePolicy: subscriber.StalePolicy(o.stalePolicy), HeartbeatInterval: o.heartbeat, IssuerRealms: realms,
+		StalePolicy: subscriber.StalePolicy(o.stalePolicy), HeartbeatInterval: o.heartbeat, IssuerRealms: issuerRealms,
 		MaxTokenLifetime: lifetime}
 }
 

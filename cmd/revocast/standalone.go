@@ -46,7 +46,7 @@ func runPublisher(ctx context.Context, args []string, getenv func(string) string
 	if err := errors.Join(c.validate(), p.validate()); err != nil {
 		return usageErr(err)
 	}
-	cfg, err := loadConfig(c.configPath)
+	cfg, err := loadConfig(c)
 	if err != nil {
 		return usageErr(err)
 	}
@@ -95,7 +95,7 @@ func runSubscriber(ctx context.Context, args []string, getenv func(string) strin
 	if err := errors.Join(c.validate(), s.validate(c.stream)); err != nil {
 		return usageErr(err)
 	}
-	cfg, err := loadConfig(c.configPath)
+	cfg, err := loadConfig(c)
 	if err != nil {
 		return usageErr(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/rs/zerolog/hlog"
 
+	"github.com/revocast/revocast/internal/httpx"
 	"github.com/revocast/revocast/publisher"
 	"github.com/revocast/revocast/publisher/elasticsearch"
 	"github.com/revocast/revocast/publisher/oam"
@@ -78,7 +79,7 @@ func New(o Options) http.Handler {
 // records method, path, status, size and duration: never the query string
 // (tokens travel there in some clients), headers or bodies.
 func Wrap(log zerolog.Logger, h http.Handler) http.Handler {
-	h = recoverer(log, h)
+	h = httpx.RefuseTunnels(recoverer(log, h))
 	h = hlog.AccessHandler(func(r *http.Request, status, size int, d time.Duration) {
 		hlog.FromRequest(r).Info().Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).
 			Int("size", size).Dur("took", d).Str("peer", publisher.ClientIP(r)).Msg("http")

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bufio"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/revocast/revocast/internal/jwttest"
+)
+
+// writeRealmConfig writes a --config whose client and user "a-admin" may
+// act only in realm A (every format); with startDev, the all-realms test
+// principal comes from REVOCAST_DEV_CLIENT.
+func writeRealmConfig(t *testing.T, extra string) string {
+	t.Helper()
+	h := testHash()
+	body := fmt.Sprintf("clients:\n  - {id: a-admin, secret_hash: '%s', allow: ['*'], realms: [A]}\n"+
+		"users:\n  - {username: a-admin, password_hash: '%s', allow: ['*'], realms: [A]}\n%s", h, h, extra)
+	path := filepath.Join(t.TempDir(), "revocast.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+var aAdminBasic = "Basic " + base64.StdEncoding.EncodeToString([]byte("a-admin:"+testSecret))
+
+// Seen: in dev, --issuer-realm reached the sidecar's issuer map but not the
+// front's, so the front authorized a JWT against another realm than the
+// sidecar enforced. One map now serves both: a realm-A admin may revoke a
+// JWT whose issuer --issuer-realm maps to A, and a realm-A rule denies it.
+func TestE2EOneIssuerRealmMap(t *testing.T) {
+	const iss = "https://idp.example/realms/a"
+	d := startDev(t, t.TempDir(), nil, "--config", writeRealmConfig(t, ""), "--issuer-realm", iss+"=A")
+	waitFor(t, "sidecar ready", func() bool { return httpDo(t, "GET", d.side+"/readyz", "", "").code == 200 })
+	key := jwttest.Key(t)
+	tok := jwttest.ES256(t, key, jwt.MapClaims{"iss": iss, "sub": "alice", "iat": time.Now().Unix(),
+		"exp": time.Now().Add(time.Hour).Unix()})
+	r := esRevoke(t, d.front, `{"token":"`+tok+`"}`, "Authorization", aAdminBasic)
+	if r.code != 200 || r.body != fmt.Sprintf(counts, 1, 0, 0) {
+		t.Fatalf("realm-A admin revoking a JWT of an issuer mapped to A: %d %s", r.code, r.body)
+	}
+	if c := check(d.side, jwttest.HighS(t, tok)); c != 401 {
+		t.Fatalf("the high-s twin of the revoked JWT: %d", c)
+	}
+	other := jwttest.ES256(t, key, jwt.MapClaims{"iss": iss, "sub": "bob", "iat": time.Now().Add(-time.Minute).Unix()})
+	if c := check(d.side, other); c != 204 {
+		t.Fatalf("another JWT before the realm rule: %d", c)
+	}
+	r = esRevoke(t, d.front, `{"realm_name":"A"}`, "Authorization", aAdminBasic)
+	if r.code != 200 {
+		t.Fatalf("realm rule: %d %s", r.code, r.body)
+	}
+	if c := check(d.side, other); c != 401 {
+		t.Fatalf("the sidecar does not enforce realm A on the mapped issuer: %d", c)
+	}
+}
+
+// Seen: the sidecar answered CONNECT /v1/check/x with 204. Both services
+// refuse CONNECT and TRACE.
+func TestE2ERefusesConnectAndTrace(t *testing.T) {
+	d := startDev(t, t.TempDir(), nil)
+	waitFor(t, "sidecar ready", func() bool { return httpDo(t, "GET", d.side+"/readyz", "", "").code == 200 })
+	for _, base := range []string{d.side, d.front} {
+		for _, line := range []string{"CONNECT /v1/check/x HTTP/1.1", "TRACE /_security/oauth2/token HTTP/1.1"} {
+			c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(c, "%s\r\nHost: x\r\nAuthorization: Bearer abc\r\n\r\n", line)
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			c.Close()
+			if resp.StatusCode != http.StatusMethodNotAllowed {
+				t.Errorf("%s %s: %d", base, line, resp.StatusCode)
+			}
+		}
+	}
+}

@@ -1,0 +1,2 @@
+// Package httpx holds the HTTP helpers the front and the sidecar share.
+package httpx
