@@ -316,6 +316,9 @@ func (c *Core) eventEntries(requestID string, targets []target, rules []events.R
 	if counted <= 1 {
 		for i, t := range targets {
 			ev := events.NewTokenRevocation(t.sum, t.tokenType, t.expiresAt, now)
+			if t.jti {
+				ev = events.NewJTIRevocation(t.sum, t.expiresAt, now)
+			}
 			ev.Realm, ev.User, ev.Client = t.realm, t.user, t.client
 			if err := add(ev, t.sum.String(), []int{i}, false, ""); err != nil {
 				return nil, err
@@ -328,7 +331,7 @@ func (c *Core) eventEntries(requestID string, targets []target, rules []events.R
 			tis := make([]int, 0, to-from)
 			for i := from; i < to; i++ {
 				t := targets[i]
-				items = append(items, events.TokenItem{Token: t.sum, TokenType: t.tokenType, ExpiresAt: t.expiresAt.UTC()})
+				items = append(items, events.TokenItem{Token: t.sum, TokenType: t.tokenType, ExpiresAt: t.expiresAt.UTC(), JTI: t.jti})
 				tis = append(tis, i)
 			}
 			if err := add(events.NewTokenBatch(requestID, b, items, now), "batch."+strconv.Itoa(b), tis, false, ""); err != nil {

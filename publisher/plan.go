@@ -17,6 +17,7 @@ type target struct {
 	user      string
 	client    string
 	alias     bool // another spelling of the request's token: revoked, not counted
+	jti       bool // sum is an events.JTIKey
 }
 
 func fromRecord(r *Record) target {
@@ -26,6 +27,9 @@ func fromRecord(r *Record) target {
 // plan returns the tokens and rules a request revokes, or notFound when an
 // authoritative registry does not know the token.
 func (c *Core) plan(ctx context.Context, req *Request, now time.Time) ([]target, []events.Rule, bool, error) {
+	if req.JWTID != nil {
+		return []target{c.jwtIDTarget(req, now)}, nil, false, nil
+	}
 	if req.Token == nil {
 		return c.planScope(ctx, req)
 	}
@@ -76,6 +80,9 @@ func (c *Core) tokenTarget(req *Request, rec *Record, now time.Time) target {
 	tok := req.Token
 	t := target{sum: tok.Sum, tokenType: req.TokenType, realm: c.tokenRealm(req), client: req.Client,
 		expiresAt: now.Add(c.cfg.MaxTokenLifetime)}
+	if !tok.JWT && !tok.ExpiresAt.IsZero() {
+		t.expiresAt = minTime(tok.ExpiresAt.Add(ExpiryLeeway), now.Add(c.cfg.MaxTokenLifetime+ExpiryLeeway))
+	}
 	if tok.JWT {
 		if !tok.Claims.Expiry.IsZero() {
 			// An unverified exp is clamped: nothing a token says keeps its
@@ -88,6 +95,27 @@ func (c *Core) tokenTarget(req *Request, rec *Record, now time.Time) target {
 		}
 	}
 	return t
+}
+
+// jwtIDTarget is the JWT a request names by issuer and JWT ID: its realm is
+// its issuer's (configured, else the realm the request names, else the
+// issuer itself).
+func (c *Core) jwtIDTarget(req *Request, now time.Time) target {
+	j := req.JWTID
+	limit := now.Add(c.cfg.MaxTokenLifetime + ExpiryLeeway)
+	exp := limit
+	if !j.ExpiresAt.IsZero() {
+		exp = minTime(j.ExpiresAt.Add(ExpiryLeeway), limit)
+	}
+	realm, ok := c.cfg.IssuerRealms[j.Issuer]
+	switch {
+	case ok:
+	case req.Realm != "":
+		realm = req.Realm
+	default:
+		realm = j.Issuer
+	}
+	return target{sum: events.JTIKey(j.Issuer, j.ID), jti: true, realm: realm, client: req.Client, expiresAt: exp}
 }
 
 // related returns the tokens the chaining level adds, and the rules.

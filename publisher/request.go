@@ -70,6 +70,9 @@ type TokenRef struct {
 	Legacy events.Sum
 	JWT    bool
 	Claims jwtclaims.Claims
+	// ExpiresAt is an opaque token's expiry when the caller knows it
+	// (clamped to --max-token-lifetime); zero: unknown.
+	ExpiresAt time.Time
 }
 
 // RefFromToken keys a raw token and reads its claims if it is a JWT.
@@ -88,9 +91,20 @@ func RefFromToken(raw string) TokenRef {
 // RefFromSum refers to a token by its hash only.
 func RefFromSum(sum events.Sum) TokenRef { return TokenRef{Sum: sum} }
 
+// JWTID names a JWT by its issuer and JWT ID, for a revocation made without
+// the token (events.JTIKey).
+type JWTID struct {
+	Issuer string
+	ID     string
+	// ExpiresAt is when the JWT expires, if known (clamped to
+	// --max-token-lifetime); zero: the longest lifetime.
+	ExpiresAt time.Time
+}
+
 // Request is a revocation in canonical form. Either Token is set (one token,
-// with its type and chaining level), or it is nil and Realm and/or User name
-// a scope whose every token is revoked.
+// with its type and chaining level), or JWTID (one JWT by issuer and ID), or
+// both are nil and Realm and/or User name a scope whose every token is
+// revoked.
 type Request struct {
 	// Op is the format it came in (or the registry), which the principal
 	// must be allowed.
@@ -99,6 +113,7 @@ type Request struct {
 	Principal *auth.Principal
 
 	Token     *TokenRef
+	JWTID     *JWTID
 	TokenType string // events.AccessToken, events.RefreshToken, or "" when unknown
 	Chaining  Chaining
 	// Aliases are other spellings of Token a client may have meant (OAM's
@@ -119,8 +134,14 @@ type Request struct {
 
 // Validate checks the request's shape.
 func (r *Request) Validate() error {
-	if r.Token == nil && r.Realm == "" && r.User == "" {
+	if r.Token == nil && r.JWTID == nil && r.Realm == "" && r.User == "" {
 		return fmt.Errorf("%w: neither a token nor a realm or user", ErrInvalidRequest)
+	}
+	if r.Token != nil && r.JWTID != nil {
+		return fmt.Errorf("%w: a token or a JWT ID, not both", ErrInvalidRequest)
+	}
+	if j := r.JWTID; j != nil && (j.Issuer == "" || j.ID == "" || len(j.Issuer) > events.MaxNameLen || len(j.ID) > events.MaxNameLen) {
+		return fmt.Errorf("%w: a JWT ID needs an issuer and an id of 1 to %d bytes", ErrInvalidRequest, events.MaxNameLen)
 	}
 	if r.Token == nil && len(r.Aliases) > 0 || len(r.Aliases) > 4 {
 		return fmt.Errorf("%w: aliases only go with a token, at most 4", ErrInvalidRequest)

@@ -9,12 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/revocast/revocast/cache"
 	"github.com/revocast/revocast/events"
+	"github.com/revocast/revocast/internal/jwttest"
 	"github.com/revocast/revocast/internal/natstest"
 	"github.com/revocast/revocast/subscriber"
 )
@@ -135,5 +137,41 @@ func TestPropagationTimeoutZeroDoesNotWait(t *testing.T) {
 	r := esRevoke(t, srv.URL, `{"token":"x"}`)
 	if r.body != fmt.Sprintf(counts, 1, 0, 0) {
 		t.Fatalf("with --propagation-timeout 0: %s", r.body)
+	}
+}
+
+// Seen: a revoked ES256 JWT re-encoded or replaced by its high-s twin was
+// allowed. Revoked through the Elasticsearch route, both spellings (which
+// golang-jwt verifies) are denied by the Go API and over HTTP.
+func TestRevokedJWTDeniedInEverySpelling(t *testing.T) {
+	sys := newSystem(t)
+	dc, _ := cache.New(cache.Config{Capacity: 1000})
+	defer dc.Close()
+	side := sys.addSidecar("side", dc)
+	key := jwttest.Key(t)
+	tok := jwttest.ES256(t, key, jwt.MapClaims{"iss": "https://idp.example", "sub": "alice",
+		"exp": time.Now().Add(time.Hour).Unix()})
+	if r := esRevoke(t, sys.url, `{"token":"`+tok+`"}`); r.code != 200 || r.body != fmt.Sprintf(counts, 1, 0, 0) {
+		t.Fatalf("revoke: %d %s", r.code, r.body)
+	}
+	h := side.Handler(nil)
+	for name, spelling := range map[string]string{"re-encoded": jwttest.Reencoded(t, tok), "high-s": jwttest.HighS(t, tok)} {
+		if err := jwttest.Verify(spelling, key); err != nil {
+			t.Fatalf("%s: golang-jwt refuses it: %v", name, err)
+		}
+		if d := side.Check(spelling); d.Verdict != subscriber.Revoked {
+			t.Errorf("%s: Go API %+v", name, d)
+		}
+		w := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/v1/check", nil)
+		req.Header.Set("Authorization", "Bearer "+spelling)
+		h.ServeHTTP(w, req)
+		if w.Code != 401 {
+			t.Errorf("%s: GET /v1/check %d", name, w.Code)
+		}
+	}
+	// A second revocation in another spelling is the same token.
+	if r := esRevoke(t, sys.url, `{"token":"`+jwttest.HighS(t, tok)+`"}`); r.body != fmt.Sprintf(counts, 0, 1, 0) {
+		t.Fatalf("the twin revoked again: %s", r.body)
 	}
 }

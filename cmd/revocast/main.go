@@ -20,6 +20,7 @@ commands:
   publisher    the HTTP front (Elasticsearch, OAM, OneLogin, RFC 7009 formats), connected to --nats-url
   subscriber   the sidecar deny-cache answering GET/POST /v1/check, connected to --nats-url
   hash-secret  print the argon2id hash of a secret (read from standard input) for the --config file
+  hash-token   print a token's revocation key (token_sha256; the token is read from standard input)
   help         this text
 
 "revocast <command> -h" lists a command's flags and their REVOCAST_* environment variables.
@@ -50,6 +51,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runSubscriber(ctx, args[1:], getenv, stderr)
 	case "hash-secret":
 		err = runHashSecret(args[1:], getenv, os.Stdin, stdout, stderr)
+	case "hash-token":
+		err = runHashToken(args[1:], getenv, os.Stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -87,5 +88,43 @@ func TestE2ERefusesConnectAndTrace(t *testing.T) {
 				t.Errorf("%s %s: %d", base, line, resp.StatusCode)
 			}
 		}
+	}
+}
+
+// POST /v1/revocations revokes a JWT by issuer and JWT ID (every JWT with
+// them is denied, in every spelling) and a token by the key `revocast
+// hash-token` prints.
+func TestE2ERevokeByJWTIDAndByKey(t *testing.T) {
+	d := startDev(t, t.TempDir(), nil)
+	waitFor(t, "sidecar ready", func() bool { return httpDo(t, "GET", d.side+"/readyz", "", "").code == 200 })
+	key := jwttest.Key(t)
+	byID := jwttest.ES256(t, key, jwt.MapClaims{"iss": "https://idp.example", "sub": "alice", "jti": "jti-1"})
+	r := httpDo(t, "POST", d.front+"/v1/revocations", "application/json",
+		`{"jwt_id":{"iss":"https://idp.example","jti":"jti-1"},"expires_at":"`+time.Now().Add(time.Hour).UTC().Format(time.RFC3339)+`"}`,
+		"Authorization", testBasic)
+	if r.code != 200 || r.body != `{"invalidated":1,"previously_invalidated":0}`+"\n" {
+		t.Fatalf("revoke by JWT ID: %d %s", r.code, r.body)
+	}
+	if c := check(d.side, jwttest.Reencoded(t, byID)); c != 401 {
+		t.Fatalf("a JWT carrying the revoked JWT ID: %d", c)
+	}
+
+	byKey := jwttest.ES256(t, key, jwt.MapClaims{"iss": "https://idp.example", "sub": "bob"})
+	cmd := exec.Command(binary, "hash-token")
+	cmd.Stdin = strings.NewReader(byKey + "\n")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := strings.TrimSpace(string(out))
+	r = httpDo(t, "POST", d.front+"/v1/revocations", "application/json", `{"token_sha256":"`+sum+`"}`, "Authorization", testBasic)
+	if r.code != 200 || !strings.Contains(r.body, `"invalidated":1`) {
+		t.Fatalf("revoke by key: %d %s", r.code, r.body)
+	}
+	if c := check(d.side, jwttest.HighS(t, byKey)); c != 401 {
+		t.Fatalf("the high-s twin of a token revoked by its key: %d", c)
+	}
+	if strings.Contains(d.log(), byKey) || strings.Contains(d.log(), byID) {
+		t.Fatal("a raw token appears in the log")
 	}
 }

@@ -17,10 +17,11 @@ const (
 	OpOneLogin      Op = "onelogin"
 	OpRFC7009       Op = "rfc7009"
 	OpRegister      Op = "register"
+	OpRevocations   Op = "revocations" // POST /v1/revocations: by JWT ID, key or token
 )
 
 // Ops lists every operation.
-var Ops = []Op{OpElasticsearch, OpOAM, OpOneLogin, OpRFC7009, OpRegister}
+var Ops = []Op{OpElasticsearch, OpOAM, OpOneLogin, OpRFC7009, OpRegister, OpRevocations}
 
 // Any grants every operation or every realm in a configuration list.
 const Any = "*"

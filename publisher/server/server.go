@@ -17,6 +17,7 @@ import (
 	"github.com/revocast/revocast/publisher/oam"
 	"github.com/revocast/revocast/publisher/onelogin"
 	"github.com/revocast/revocast/publisher/registry"
+	"github.com/revocast/revocast/publisher/revocations"
 	"github.com/revocast/revocast/publisher/rfc7009"
 )
 
@@ -46,6 +47,7 @@ func New(o Options) http.Handler {
 		{"oam", oam.Route, oam.New(o.Core, oam.Options{Auth: o.Auth, MaxBody: o.MaxBody, Log: o.Log})},
 		{"onelogin", onelogin.Route, onelogin.New(o.Core, onelogin.Options{Auth: o.Auth, MaxBody: o.MaxBody, Log: o.Log})},
 		{"rfc7009", rfc7009.Route, rfc7009.New(o.Core, rfc7009.Options{Auth: o.Auth, MaxBody: o.MaxBody, Log: o.Log})},
+		{"revocations", revocations.Route, revocations.New(o.Core, revocations.Options{Auth: o.Auth, MaxBody: o.MaxBody, Log: o.Log})},
 	}
 	if o.Registry != nil {
 		routes = append(routes, route{"registry", registry.Route, o.Registry})
