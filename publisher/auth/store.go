@@ -112,6 +112,7 @@ func (c Config) Validate() error {
 
 type entry struct {
 	hash      string
+	dummy     string // a dummy of hash's cost
 	principal *Principal
 }
 
@@ -123,7 +124,9 @@ type verified struct {
 // Store authenticates principals. Safe for concurrent use.
 type Store struct {
 	byKind   map[Kind]map[string]*entry
-	dummy    string // hashed for unknown ids, so they cost what known ones cost
+	dummies  map[Kind]*dummies // hashed for unknown ids
+	all      *dummies          // for a kind without principals: every kind's
+	fallback string            // when there are no principals at all
 	macKey   [32]byte
 	ttl      time.Duration
 	limit    rate.Limit
@@ -151,21 +154,26 @@ func NewStore(cfg Config) (*Store, error) {
 	if cfg.VerifiedTTL == 0 {
 		cfg.VerifiedTTL = 5 * time.Minute
 	}
-	dummy, err := HashSecret(GenerateSecret())
-	if err != nil {
-		return nil, err
-	}
-	s := &Store{byKind: map[Kind]map[string]*entry{}, dummy: dummy, ttl: cfg.VerifiedTTL,
+	s := &Store{byKind: map[Kind]map[string]*entry{}, dummies: map[Kind]*dummies{}, all: &dummies{},
+		fallback: argonDummy(argonMemory, argonTime, argonThreads, saltLen, argonKeyLen), ttl: cfg.VerifiedTTL,
 		limit: rate.Limit(float64(cfg.FailuresPerMinute) / 60), burst: cfg.FailureBurst, now: time.Now,
 		verified: map[string]verified{}, limiters: map[string]*rate.Limiter{}}
 	if _, err := rand.Read(s.macKey[:]); err != nil {
 		return nil, err
 	}
+	byCost := map[string]string{}
 	for _, cr := range cfg.Credentials {
-		if s.byKind[cr.Kind] == nil {
-			s.byKind[cr.Kind] = map[string]*entry{}
+		cost := costOf(cr.SecretHash)
+		if byCost[cost] == "" {
+			byCost[cost] = dummyLike(cr.SecretHash)
 		}
-		s.byKind[cr.Kind][cr.ID] = &entry{hash: cr.SecretHash, principal: NewPrincipal(cr.Kind, cr.ID, cr.Allow, cr.Realms)}
+		if s.byKind[cr.Kind] == nil {
+			s.byKind[cr.Kind], s.dummies[cr.Kind] = map[string]*entry{}, &dummies{}
+		}
+		s.byKind[cr.Kind][cr.ID] = &entry{hash: cr.SecretHash, dummy: byCost[cost],
+			principal: NewPrincipal(cr.Kind, cr.ID, cr.Allow, cr.Realms)}
+		s.dummies[cr.Kind].add(byCost[cost])
+		s.all.add(byCost[cost])
 	}
 	return s, nil
 }
@@ -201,12 +209,12 @@ func (s *Store) Authenticate(kind Kind, peer string, creds ...Creds) (*Principal
 
 func (s *Store) verify(kind Kind, c Creds) *Principal {
 	if len(c.ID) > 256 || len(c.Secret) > MaxSecretLen {
-		_ = VerifySecret(s.dummy, "")
+		_ = VerifySecret(s.dummyFor(kind, c.ID), "")
 		return nil
 	}
 	e := s.byKind[kind][c.ID]
 	if e == nil {
-		_ = VerifySecret(s.dummy, c.Secret) // same cost as a known id
+		_ = VerifySecret(s.dummyFor(kind, c.ID), c.Secret) // same cost as a known id
 		return nil
 	}
 	cacheKey := string(kind) + "\x00" + c.ID
@@ -227,6 +235,24 @@ func (s *Store) verify(kind Kind, c Creds) *Principal {
 	s.verified[cacheKey] = verified{mac: mac, expires: s.now().Add(s.ttl)}
 	s.mu.Unlock()
 	return e.principal
+}
+
+// dummyFor returns the dummy to hash for id: one of its own hash's cost
+// when it exists (its secret was too long to verify), else one picked for it.
+func (s *Store) dummyFor(kind Kind, id string) string {
+	if e := s.byKind[kind][id]; e != nil {
+		return e.dummy
+	}
+	d := s.dummies[kind]
+	if d == nil {
+		d = s.all
+	}
+	if d.total == 0 {
+		return s.fallback
+	}
+	m := hmac.New(sha256.New, s.macKey[:])
+	m.Write([]byte("dummy\x00" + string(kind) + "\x00" + id))
+	return d.pick(m.Sum(nil))
 }
 
 // blocked returns how long to wait when either limiter has no failure left.
