@@ -9,7 +9,8 @@ type Creds struct{ ID, Secret string }
 // client's address). Several candidates may be given for one presentation
 // (RFC 6749's form-encoded Basic credentials are tried decoded and as they
 // are): only those whose id exists are verified (none: one dummy hash),
-// and a failure counts once.
+// and a failure counts once. Attempts with the same presentation from the
+// same address at the same time share one answer (flights).
 //
 // A secret verified recently answers at once. Otherwise a failure is taken
 // from the address's budget and from the id's at that address, before
@@ -24,8 +25,24 @@ func (s *Store) Authenticate(kind Kind, peer string, creds ...Creds) (*Principal
 	if len(creds) == 0 {
 		return nil, ErrBadCredentials
 	}
-	cands := s.candidates(kind, creds)
 	addr := addrKey(peer)
+	parts := []string{"presentation", string(kind), addr}
+	for _, c := range creds {
+		parts = append(parts, c.ID, c.Secret)
+	}
+	key := s.cache.sum(parts...)
+	fl, lead := s.flights.join(key)
+	if !lead {
+		<-fl.done
+		return fl.p, fl.err
+	}
+	p, err := s.authenticate(kind, addr, creds)
+	s.flights.land(key, fl, p, err)
+	return p, err
+}
+
+func (s *Store) authenticate(kind Kind, addr string, creds []Creds) (*Principal, error) {
+	cands := s.candidates(kind, creds)
 	for _, c := range cands {
 		if s.cache.has(kind, c.Creds, s.now()) {
 			s.known.add(pairKey(kind, c.ID, addr), s.now())

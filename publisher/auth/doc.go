@@ -19,7 +19,9 @@
 // means 429. The id's own budget is spent by failures from anywhere, so it
 // slows attempts down (at most MaxSlowdown) rather than refusing them, and
 // not at all from an address the id authenticated from before: an attacker
-// cannot lock an admin out. A success gives the failure back.
+// cannot lock an admin out. A success gives the failure back, and the same
+// presentation from the same address at the same time is authenticated
+// once, so a client's parallel requests do not spend its budget.
 //
 // At most Verifiers secrets are hashed at once (the CPUs, fewer when
 // argon2id's memory would pass 48 MiB), VerifyQueue more wait, and past

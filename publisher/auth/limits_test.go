@@ -336,3 +336,23 @@ func TestLimiterTablesAreBounded(t *testing.T) {
 		t.Fatal("the newest entries were dropped, or a pair outlived knownFor")
 	}
 }
+
+// Seen in the end-to-end tests: fifty parallel requests with the right
+// secret from one address, before it was remembered, each took a failure
+// from the address's budget before hashing, and thirty got 429. The same
+// presentation from the same address at once is authenticated once.
+func TestSamePresentationIsAuthenticatedOnce(t *testing.T) {
+	s := mustStore(t, Config{FailuresPerMinute: 1, FailureBurst: 1, Credentials: []Credential{client("c", cheapHash(t, "right"))}})
+	var wg sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Go(func() {
+			if _, err := s.Authenticate(KindClient, "192.0.2.1", BasicCandidates("c", "right")...); err != nil {
+				t.Errorf("attempt %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := s.stats.hashes.Load(); n != 1 {
+		t.Fatalf("%d hashes, want 1", n)
+	}
+}

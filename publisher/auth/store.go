@@ -101,6 +101,7 @@ type Store struct {
 	all      *dummies          // for a kind without principals: every kind's
 	fallback string            // when there are no principals at all
 	cache    *cache
+	flights  *flights
 	failures *buckets
 	known    *knownPairs
 	gate     *gate
@@ -129,6 +130,7 @@ func NewStore(cfg Config) (*Store, error) {
 	s := &Store{byKind: map[Kind]map[string]*entry{}, dummies: map[Kind]*dummies{}, all: &dummies{},
 		fallback: argonDummy(argonMemory, argonTime, argonThreads, saltLen, argonKeyLen),
 		cache:    &cache{key: [32]byte(random(32)), ttl: cfg.VerifiedTTL, m: map[string]verified{}},
+		flights:  &flights{m: map[[32]byte]*flight{}},
 		failures: newBuckets(cfg.FailuresPerMinute, cfg.FailureBurst, maxBuckets),
 		known:    newKnownPairs(maxKnown), gate: newGate(cfg.Verifiers, cfg.VerifyQueue),
 		now: time.Now, sleep: time.Sleep}

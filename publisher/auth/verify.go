@@ -3,6 +3,7 @@ package auth
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,11 +50,13 @@ type verified struct {
 	expires time.Time
 }
 
+// sum is an HMAC of parts under the per-process key, each length-prefixed
+// so that no two lists of parts sum alike.
 func (c *cache) sum(parts ...string) [32]byte {
 	m := hmac.New(sha256.New, c.key[:])
 	for _, p := range parts {
+		m.Write(binary.BigEndian.AppendUint64(nil, uint64(len(p))))
 		m.Write([]byte(p))
-		m.Write([]byte{0})
 	}
 	var out [32]byte
 	copy(out[:], m.Sum(nil))
