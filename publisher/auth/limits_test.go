@@ -14,15 +14,21 @@ import (
 
 // clock is a fake time for a store, and the waits it asked for.
 type clock struct {
-	mu    sync.Mutex
-	now   time.Time
-	slept []time.Duration
+	mu       sync.Mutex
+	now      time.Time
+	slept    []time.Duration
+	slotHeld bool // a wait was asked for while holding a verification slot
 }
 
 func fakeClock(s *Store) *clock {
 	c := &clock{now: time.Now()}
 	s.now = func() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-	s.sleep = func(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.slept = append(c.slept, d) }
+	s.sleep = func(d time.Duration) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.slept = append(c.slept, d)
+		c.slotHeld = c.slotHeld || len(s.gate.run) > 0 // these tests authenticate one at a time
+	}
 	return c
 }
 
@@ -274,6 +280,9 @@ func TestAttackElsewhereSlowsTheAdminDownButLetsThemIn(t *testing.T) {
 	}
 	if w := clk.waits(); len(w) != 1 || w[0] > MaxSlowdown {
 		t.Fatalf("the new address waited %v, want once, at most %s", w, MaxSlowdown)
+	}
+	if clk.slotHeld {
+		t.Fatal("an attempt waited holding a verification slot")
 	}
 }
 
