@@ -36,8 +36,10 @@ func (s *Store) Authenticate(kind Kind, peer string, creds ...Creds) (*Principal
 		<-fl.done
 		return fl.p, fl.err
 	}
-	p, err := s.authenticate(kind, addr, creds)
-	s.flights.land(key, fl, p, err)
+	var p *Principal
+	err := ErrBadCredentials // what the waiters get should this panic
+	defer func() { s.flights.land(key, fl, p, err) }()
+	p, err = s.authenticate(kind, addr, creds)
 	return p, err
 }
 
