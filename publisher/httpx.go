@@ -67,9 +67,26 @@ func MediaType(v string) (typ string, params map[string]string, ok bool) {
 	return strings.ToLower(t), p, true
 }
 
-// ClientIP returns the address of the peer (not X-Forwarded-For, which a
-// client can forge), for rate limiting and logs.
+type clientIPKey struct{}
+
+// WithClientIP returns ctx carrying the client's address as the server
+// resolved it (publisher/server does, once per request).
+func WithClientIP(ctx context.Context, ip string) context.Context {
+	return context.WithValue(ctx, clientIPKey{}, ip)
+}
+
+// ClientIP returns the client's address, for rate limiting and logs: the
+// one the server resolved (from X-Forwarded-For only when the peer is a
+// trusted proxy: anyone else can forge it), else the TCP peer's.
 func ClientIP(r *http.Request) string {
+	if ip, ok := r.Context().Value(clientIPKey{}).(string); ok {
+		return ip
+	}
+	return PeerIP(r)
+}
+
+// PeerIP returns the address of the TCP peer.
+func PeerIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strings"
 
@@ -47,15 +48,19 @@ type fileConfig struct {
 		Realms map[string]struct {
 			MaxLiveRevocations int64 `yaml:"max_live_revocations"`
 		} `yaml:"realms"`
+		// TrustedProxies are the peers whose X-Forwarded-For names the
+		// client (CIDRs, or single addresses).
+		TrustedProxies []string `yaml:"trusted_proxies"`
 	} `yaml:"limits"`
 }
 
 // config is the validated configuration.
 type config struct {
-	auth         auth.Config
-	issuerRealms map[string]string
-	maxBody      int64 // 0: not set
-	quotas       publisher.Quotas
+	auth           auth.Config
+	issuerRealms   map[string]string
+	maxBody        int64 // 0: not set
+	quotas         publisher.Quotas
+	trustedProxies []netip.Prefix
 }
 
 // maxConfigSize bounds the file.
@@ -169,10 +174,38 @@ func parseConfig(b []byte) (*config, error) {
 	if fc.Limits.AuthFailuresPerMinute < 0 || fc.Limits.AuthFailureBurst < 0 {
 		errs = append(errs, fmt.Errorf("limits: auth failure limits must not be negative"))
 	}
+	for _, p := range fc.Limits.TrustedProxies {
+		prefix, err := parseProxy(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("limits.trusted_proxies: %w", err))
+			continue
+		}
+		c.trustedProxies = append(c.trustedProxies, prefix)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("%d problem(s):\n  %w", countLines(err), indent(err))
 	}
 	return c, nil
+}
+
+// parseProxy parses a trusted proxy: a CIDR without host bits (a typo
+// such as 10.0.0.1/8 would trust a whole network), or one address. A
+// prefix of length 0 would let anyone name their own address.
+func parseProxy(s string) (netip.Prefix, error) {
+	if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" {
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	switch {
+	case err != nil:
+		return p, fmt.Errorf("%q is neither an address nor a CIDR", s)
+	case p.Masked() != p:
+		return p, fmt.Errorf("%q has host bits set: %s, or %s/%d for one address", s, p.Masked(), p.Addr(), p.Addr().BitLen())
+	case p.Bits() == 0:
+		return p, fmt.Errorf("%q trusts every peer: anyone could choose the address their failures count against", s)
+	}
+	return p, nil
 }
 
 func countLines(err error) int { return strings.Count(err.Error(), "\n") + 1 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,7 +26,11 @@ api_keys:
 realms:
   - {name: saml1, issuers: [https://idp.example.com/realms/saml1]}
   - {name: DemoDomain, issuers: [https://oam.example.com/oauth2]}
-limits: {max_body: 32KiB, auth_failures_per_minute: 20, auth_failure_burst: 5}
+limits:
+  max_body: 32KiB
+  auth_failures_per_minute: 20
+  auth_failure_burst: 5
+  trusted_proxies: [10.0.0.0/8, 192.0.2.7, "2001:db8::/32", "::ffff:198.51.100.1"]
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -33,6 +38,9 @@ limits: {max_body: 32KiB, auth_failures_per_minute: 20, auth_failure_burst: 5}
 	if len(c.auth.Credentials) != 3 || c.issuerRealms["https://oam.example.com/oauth2"] != "DemoDomain" ||
 		c.maxBody != 32<<10 || c.auth.FailuresPerMinute != 20 || c.auth.FailureBurst != 5 {
 		t.Fatalf("config = %+v", c)
+	}
+	if got := fmt.Sprint(c.trustedProxies); got != "[10.0.0.0/8 192.0.2.7/32 2001:db8::/32 198.51.100.1/32]" {
+		t.Errorf("trusted proxies %s", got)
 	}
 	if _, err := auth.NewStore(c.auth); err != nil {
 		t.Fatal(err)
@@ -49,14 +57,15 @@ realms:
   - {name: r1, issuers: [https://same]}
   - {name: r2, issuers: [https://same]}
   - {name: r1}
-limits: {max_body: huge, auth_failures_per_minute: -1}
+limits: {max_body: huge, auth_failures_per_minute: -1, trusted_proxies: [10.0.0.1/8, proxy.example.com, 0.0.0.0/0, 10.0.0.0/8]}
 `))
 	if err == nil {
 		t.Fatal("accepted")
 	}
 	for _, want := range []string{"revocast hash-secret", `unknown operation "fly"`, "defined twice", "allow lists no operation",
 		"realms lists no realm", `issuer "https://same" belongs to realms`, `realm "r1" is defined twice`, "limits.max_body",
-		"must not be negative"} {
+		"must not be negative", `"10.0.0.1/8" has host bits set: 10.0.0.0/8, or 10.0.0.1/32`,
+		`"proxy.example.com" is neither an address nor a CIDR`, `"0.0.0.0/0" trusts every peer`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not say %q:\n%v", want, err)
 		}

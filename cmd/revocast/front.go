@@ -131,7 +131,7 @@ func newFront(c commonOpts, o pubOpts, cfg *config, extra []auth.Credential, nc 
 		return nil
 	}
 	h := server.New(server.Options{Core: core, Auth: store, Log: log, Metrics: m, Gatherer: promReg, Ready: ready,
-		MaxBody: maxBody, Registry: feed})
+		MaxBody: maxBody, Registry: feed, TrustedProxies: cfg.trustedProxies})
 	return &front{handler: h, core: core, tracker: tracker, store: jsStore, registry: reg, stop: stop,
 		busSub: func() *nats.Subscription { return busSub.Load() }}, nil
 }

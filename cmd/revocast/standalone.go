@@ -16,7 +16,7 @@ import (
 
 const shutdownTimeout = 10 * time.Second
 
-func wrapHTTP(log zerolog.Logger, h http.Handler) http.Handler { return server.Wrap(log, h) }
+func wrapHTTP(log zerolog.Logger, h http.Handler) http.Handler { return server.Wrap(log, nil, h) }
 
 // drain flushes and closes a NATS connection, waiting up to 5s.
 func drain(nc *nats.Conn) {

@@ -75,46 +75,6 @@ func TestAuthenticate(t *testing.T) {
 	}
 }
 
-// Failed attempts are limited per id and per address; a legitimate client
-// elsewhere is not affected by another address's failures on other ids.
-func TestRateLimit(t *testing.T) {
-	s, err := NewStore(Config{FailuresPerMinute: 6, FailureBurst: 3, Credentials: []Credential{
-		{Kind: KindClient, ID: "c", SecretHash: mustHash(t, "right"), Allow: []string{"*"}, Realms: []string{"*"}},
-		{Kind: KindClient, ID: "d", SecretHash: mustHash(t, "right"), Allow: []string{"*"}, Realms: []string{"*"}},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	s.now = func() time.Time { return now }
-	for i := 0; i < 3; i++ {
-		if _, err := s.Authenticate(KindClient, "1.1.1.1", Creds{"c", "wrong"}); !errors.Is(err, ErrBadCredentials) {
-			t.Fatalf("attempt %d: %v", i, err)
-		}
-	}
-	_, err = s.Authenticate(KindClient, "1.1.1.1", Creds{"c", "right"})
-	var rl *RateLimitedError
-	if !errors.As(err, &rl) || !errors.Is(err, ErrRateLimited) || rl.RetryAfter < time.Second {
-		t.Fatalf("after the burst, even the right secret is refused: %v", err)
-	}
-	// per id: another address is refused for c too
-	if _, err := s.Authenticate(KindClient, "2.2.2.2", Creds{"c", "right"}); !errors.Is(err, ErrRateLimited) {
-		t.Fatalf("id limit from another address: %v", err)
-	}
-	// per address: the same address is refused for another id
-	if _, err := s.Authenticate(KindClient, "1.1.1.1", Creds{"d", "right"}); !errors.Is(err, ErrRateLimited) {
-		t.Fatalf("address limit for another id: %v", err)
-	}
-	// another address, another id: fine
-	if _, err := s.Authenticate(KindClient, "3.3.3.3", Creds{"d", "right"}); err != nil {
-		t.Fatalf("unrelated client: %v", err)
-	}
-	now = now.Add(11 * time.Second) // 6/min refills one every 10s
-	if _, err := s.Authenticate(KindClient, "1.1.1.1", Creds{"c", "right"}); err != nil {
-		t.Fatalf("after the refill: %v", err)
-	}
-}
-
 func TestConfigValidateReportsEverything(t *testing.T) {
 	err := Config{Credentials: []Credential{
 		{Kind: KindClient, ID: "a", SecretHash: "plaintext", Allow: []string{"oam", "teleport"}, Realms: []string{"r"}},

@@ -1,42 +1,11 @@
 package auth
 
 import (
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"sync"
+	"runtime"
 	"time"
-
-	"golang.org/x/time/rate"
 )
-
-// Errors of Authenticate.
-var (
-	// ErrBadCredentials: unknown id or wrong secret (which one is not said).
-	ErrBadCredentials = errors.New("bad credentials")
-	// ErrRateLimited: too many failed attempts from this address or for this id.
-	ErrRateLimited = errors.New("too many failed authentication attempts")
-	// ErrConfig wraps configuration problems.
-	ErrConfig = errors.New("invalid credentials configuration")
-)
-
-// RateLimitedError says when to try again; it matches ErrRateLimited.
-type RateLimitedError struct{ RetryAfter time.Duration }
-
-func (e *RateLimitedError) Error() string {
-	return fmt.Sprintf("%s: retry after %s", ErrRateLimited, e.RetryAfter.Round(time.Second))
-}
-
-// Seconds is RetryAfter in whole seconds for a Retry-After header: rounded
-// up (a client that waits as told is not refused again), at least 1.
-func (e *RateLimitedError) Seconds() int {
-	return max(1, int((e.RetryAfter+time.Second-1)/time.Second))
-}
-
-// Is makes errors.Is(err, ErrRateLimited) true.
-func (e *RateLimitedError) Is(target error) bool { return target == ErrRateLimited }
 
 // Credential is one configured principal.
 type Credential struct {
@@ -51,11 +20,20 @@ type Credential struct {
 type Config struct {
 	Credentials []Credential
 	// FailuresPerMinute is the sustained rate of failed attempts allowed per
-	// id and per address (default 10); Burst how many may come at once (default 10).
+	// address, per id at one address, and per id before attempts on it are
+	// slowed down (default 10); FailureBurst how many may come at once
+	// (default 10).
 	FailuresPerMinute int
 	FailureBurst      int
 	// VerifiedTTL is how long a verified secret is remembered (default 5m).
 	VerifiedTTL time.Duration
+	// Verifiers bounds the secrets verified at once (default the number of
+	// CPUs, but no more than fit in 48 MiB of the largest configured argon2id
+	// memory, at least one); VerifyQueue how many more attempts may wait for
+	// a turn (default 8 per verifier). An attempt past both is refused with
+	// ErrBusy.
+	Verifiers   int
+	VerifyQueue int
 }
 
 // Validate reports every problem at once.
@@ -104,7 +82,7 @@ func (c Config) Validate() error {
 			}
 		}
 	}
-	if c.FailuresPerMinute < 0 || c.FailureBurst < 0 || c.VerifiedTTL < 0 {
+	if c.FailuresPerMinute < 0 || c.FailureBurst < 0 || c.VerifiedTTL < 0 || c.Verifiers < 0 || c.VerifyQueue < 0 {
 		errs = append(errs, fmt.Errorf("%w: limits must not be negative", ErrConfig))
 	}
 	return errors.Join(errs...)
@@ -112,161 +90,93 @@ func (c Config) Validate() error {
 
 type entry struct {
 	hash      string
+	dummy     string // a dummy of hash's cost
 	principal *Principal
-}
-
-type verified struct {
-	mac     [32]byte
-	expires time.Time
 }
 
 // Store authenticates principals. Safe for concurrent use.
 type Store struct {
 	byKind   map[Kind]map[string]*entry
-	dummy    string // hashed for unknown ids, so they cost what known ones cost
-	macKey   [32]byte
-	ttl      time.Duration
-	limit    rate.Limit
-	burst    int
+	dummies  map[Kind]*dummies // hashed for unknown ids
+	all      *dummies          // for a kind without principals: every kind's
+	fallback string            // when there are no principals at all
+	cache    *cache
+	flights  *flights
+	failures *buckets
+	known    *knownPairs
+	gate     *gate
 	now      func() time.Time
-	mu       sync.Mutex
-	verified map[string]verified
-	limiters map[string]*rate.Limiter
+	sleep    func(time.Duration)
+	stats    hashStats
 }
 
-// maxLimiters bounds the rate limiter table; idle (full) limiters are dropped first.
-const maxLimiters = 100_000
+const (
+	// MaxSlowdown caps how long an attempt on an id waits while failures
+	// from elsewhere have spent the id's budget.
+	MaxSlowdown = 2 * time.Second
+	maxBuckets  = 100_000 // failure budgets held
+	maxKnown    = 10_000  // (id, address) pairs remembered as having authenticated
+	// verifyMemory bounds the argon2id memory of the hashes run at once by
+	// default (the garbage collector lets about twice as much be resident).
+	verifyMemory = 48 << 20
+)
 
 // NewStore validates cfg and returns a Store.
 func NewStore(cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.FailuresPerMinute == 0 {
-		cfg.FailuresPerMinute = 10
-	}
-	if cfg.FailureBurst == 0 {
-		cfg.FailureBurst = 10
-	}
-	if cfg.VerifiedTTL == 0 {
-		cfg.VerifiedTTL = 5 * time.Minute
-	}
-	dummy, err := HashSecret(GenerateSecret())
-	if err != nil {
-		return nil, err
-	}
-	s := &Store{byKind: map[Kind]map[string]*entry{}, dummy: dummy, ttl: cfg.VerifiedTTL,
-		limit: rate.Limit(float64(cfg.FailuresPerMinute) / 60), burst: cfg.FailureBurst, now: time.Now,
-		verified: map[string]verified{}, limiters: map[string]*rate.Limiter{}}
-	if _, err := rand.Read(s.macKey[:]); err != nil {
-		return nil, err
-	}
+	cfg = cfg.withDefaults()
+	s := &Store{byKind: map[Kind]map[string]*entry{}, dummies: map[Kind]*dummies{}, all: &dummies{},
+		fallback: argonDummy(argonMemory, argonTime, argonThreads, saltLen, argonKeyLen),
+		cache:    &cache{key: [32]byte(random(32)), ttl: cfg.VerifiedTTL, m: map[string]verified{}},
+		flights:  &flights{m: map[[32]byte]*flight{}},
+		failures: newBuckets(cfg.FailuresPerMinute, cfg.FailureBurst, maxBuckets),
+		known:    newKnownPairs(maxKnown), gate: newGate(cfg.Verifiers, cfg.VerifyQueue),
+		now: time.Now, sleep: time.Sleep}
+	byCost := map[string]string{}
 	for _, cr := range cfg.Credentials {
-		if s.byKind[cr.Kind] == nil {
-			s.byKind[cr.Kind] = map[string]*entry{}
+		cost := costOf(cr.SecretHash)
+		if byCost[cost] == "" {
+			byCost[cost] = dummyLike(cr.SecretHash)
 		}
-		s.byKind[cr.Kind][cr.ID] = &entry{hash: cr.SecretHash, principal: NewPrincipal(cr.Kind, cr.ID, cr.Allow, cr.Realms)}
+		if s.byKind[cr.Kind] == nil {
+			s.byKind[cr.Kind], s.dummies[cr.Kind] = map[string]*entry{}, &dummies{}
+		}
+		s.byKind[cr.Kind][cr.ID] = &entry{hash: cr.SecretHash, dummy: byCost[cost],
+			principal: NewPrincipal(cr.Kind, cr.ID, cr.Allow, cr.Realms)}
+		s.dummies[cr.Kind].add(byCost[cost])
+		s.all.add(byCost[cost])
 	}
 	return s, nil
 }
 
-// Len returns the number of configured principals of kind.
-func (s *Store) Len(kind Kind) int { return len(s.byKind[kind]) }
-
-// Creds is one id and secret to try.
-type Creds struct{ ID, Secret string }
-
-// Authenticate verifies credentials of kind, presented from peer (the
-// client's address). Several candidates may be given for one presentation
-// (RFC 6749's form-encoded Basic credentials are tried decoded and as they
-// are); a failure counts once. It returns ErrBadCredentials or a
-// *RateLimitedError.
-func (s *Store) Authenticate(kind Kind, peer string, creds ...Creds) (*Principal, error) {
-	if len(creds) == 0 {
-		return nil, ErrBadCredentials
+func (c Config) withDefaults() Config {
+	if c.FailuresPerMinute == 0 {
+		c.FailuresPerMinute = 10
 	}
-	idKey := "id\x00" + string(kind) + "\x00" + creds[0].ID
-	peerKey := "peer\x00" + peer
-	if wait := s.blocked(idKey, peerKey); wait > 0 {
-		return nil, &RateLimitedError{RetryAfter: wait}
+	if c.FailureBurst == 0 {
+		c.FailureBurst = 10
 	}
-	for _, c := range creds {
-		if p := s.verify(kind, c); p != nil {
-			return p, nil
+	if c.VerifiedTTL == 0 {
+		c.VerifiedTTL = 5 * time.Minute
+	}
+	if c.Verifiers == 0 {
+		c.Verifiers = runtime.NumCPU()
+		if len(c.Credentials) == 0 { // unknown ids are hashed against the default argon2id
+			c.Verifiers = min(c.Verifiers, verifyMemory/(argonMemory<<10))
 		}
-	}
-	s.fail(idKey, peerKey)
-	return nil, ErrBadCredentials
-}
-
-func (s *Store) verify(kind Kind, c Creds) *Principal {
-	if len(c.ID) > 256 || len(c.Secret) > MaxSecretLen {
-		_ = VerifySecret(s.dummy, "")
-		return nil
-	}
-	e := s.byKind[kind][c.ID]
-	if e == nil {
-		_ = VerifySecret(s.dummy, c.Secret) // same cost as a known id
-		return nil
-	}
-	cacheKey := string(kind) + "\x00" + c.ID
-	m := hmac.New(sha256.New, s.macKey[:])
-	m.Write([]byte(c.Secret))
-	var mac [32]byte
-	copy(mac[:], m.Sum(nil))
-	s.mu.Lock()
-	v, ok := s.verified[cacheKey]
-	s.mu.Unlock()
-	if ok && s.now().Before(v.expires) && hmac.Equal(v.mac[:], mac[:]) {
-		return e.principal
-	}
-	if !VerifySecret(e.hash, c.Secret) {
-		return nil
-	}
-	s.mu.Lock()
-	s.verified[cacheKey] = verified{mac: mac, expires: s.now().Add(s.ttl)}
-	s.mu.Unlock()
-	return e.principal
-}
-
-// blocked returns how long to wait when either limiter has no failure left.
-func (s *Store) blocked(keys ...string) time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	var wait time.Duration
-	for _, k := range keys {
-		l := s.limiters[k]
-		if l == nil || l.TokensAt(now) >= 1 {
-			continue
-		}
-		r := l.ReserveN(now, 1)
-		wait = max(wait, r.DelayFrom(now))
-		r.CancelAt(now)
-	}
-	if wait > 0 && wait < time.Second {
-		wait = time.Second
-	}
-	return wait
-}
-
-func (s *Store) fail(keys ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	if len(s.limiters) > maxLimiters {
-		for k, l := range s.limiters {
-			if l.TokensAt(now) >= float64(s.burst) {
-				delete(s.limiters, k)
+		for _, cr := range c.Credentials {
+			if a, err := parseArgon(cr.SecretHash); err == nil {
+				c.Verifiers = max(1, min(c.Verifiers, verifyMemory/(int(a.memory)<<10)))
 			}
 		}
 	}
-	for _, k := range keys {
-		l := s.limiters[k]
-		if l == nil {
-			l = rate.NewLimiter(s.limit, s.burst)
-			s.limiters[k] = l
-		}
-		l.AllowN(now, 1)
+	if c.VerifyQueue == 0 {
+		c.VerifyQueue = 8 * c.Verifiers
 	}
+	return c
 }
+
+// Len returns the number of configured principals of kind.
+func (s *Store) Len(kind Kind) int { return len(s.byKind[kind]) }

@@ -85,6 +85,8 @@ type call struct {
 	// auth is the Authorization header: "" sends DemoClient's Basic
 	// credentials, "-" none. extraAuth adds a second one.
 	auth, extraAuth string
+	// remote is the peer's address: "" for one no other call uses.
+	remote string
 }
 
 const formType = "application/x-www-form-urlencoded"
@@ -103,6 +105,9 @@ func do(t *testing.T, h http.Handler, c call) *httptest.ResponseRecorder {
 	r := httptest.NewRequest(c.method, Route, body)
 	n := nextPeer.Add(1)
 	r.RemoteAddr = fmt.Sprintf("198.51.%d.%d:1234", n/250%250, n%250+1) // failures of one test do not limit another
+	if c.remote != "" {
+		r.RemoteAddr = c.remote
+	}
 	switch c.contentType {
 	case "":
 		r.Header.Set("Content-Type", formType)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -132,20 +133,21 @@ func TestCoreErrors(t *testing.T) {
 	}
 }
 
-// After the burst of failures, even the right secret is refused with 429
-// until Retry-After; the core is not reached.
+// After the burst of failures from an address, even the right secret is
+// refused there with 429 until Retry-After, and the core is not reached;
+// from another address the right secret works.
 func TestRateLimited(t *testing.T) {
 	core := &fakeCore{}
 	h := New(core, Options{Auth: newStore(1, 1)})
-	c := call{auth: basic(demoID, "wrong"), body: "token=abc"}
-	if w := do(t, h, c); w.Code != 401 {
+	const from = "203.0.113.7:4444"
+	if w := do(t, h, call{auth: basic(demoID, "wrong"), body: "token=abc", remote: from}); w.Code != 401 {
 		t.Fatalf("wrong secret: %d %s", w.Code, w.Body)
 	}
 	for name, c := range map[string]call{
-		"Basic": {auth: basic(demoID, demoSecret), body: "token=abc"},
-		"body":  {auth: "-", body: "client_id=DemoClient&client_secret=welcome1&token=abc"},
+		"Basic": {auth: basic(demoID, demoSecret), body: "token=abc", remote: from},
+		"body":  {auth: "-", body: "client_id=DemoClient&client_secret=welcome1&token=abc", remote: from},
 	} {
-		w := do(t, h, c) // another address: the limit per id applies
+		w := do(t, h, c)
 		if w.Code != 429 {
 			t.Fatalf("%s: status %d %s, want 429", name, w.Code, w.Body)
 		}
@@ -162,5 +164,13 @@ func TestRateLimited(t *testing.T) {
 	}
 	if got := core.requests(); len(got) != 0 {
 		t.Errorf("a rate-limited request reached the core: %+v", got)
+	}
+	// another address: the id's failure slows it down (auth.MaxSlowdown), no more
+	start := time.Now()
+	if w := do(t, h, call{body: "token=abc"}); w.Code != 200 {
+		t.Fatalf("the right secret from another address: %d %s", w.Code, w.Body)
+	}
+	if took := time.Since(start); took > auth.MaxSlowdown+5*time.Second {
+		t.Errorf("the right secret from another address took %v", took)
 	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -31,6 +32,9 @@ type Options struct {
 	Ready    func() error        // nil: always ready
 	MaxBody  int64               // 0: publisher.DefaultMaxBody
 	Registry http.Handler        // the registry feed (POST /v1/tokens); nil: none
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// (see Wrap); nil: the client is always the TCP peer.
+	TrustedProxies []netip.Prefix
 }
 
 // route is one mounted dialect.
@@ -74,19 +78,26 @@ func New(o Options) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "reason": "no route " + r.Method + " " + r.URL.Path})
 	})
-	return Wrap(o.Log, mux)
+	return Wrap(o.Log, o.TrustedProxies, mux)
 }
 
-// Wrap adds the access log and the panic guard around h. The access log
-// records method, path, status, size and duration: never the query string
-// (tokens travel there in some clients), headers or bodies.
-func Wrap(log zerolog.Logger, h http.Handler) http.Handler {
+// Wrap adds the client's address, the access log and the panic guard
+// around h. The client is the TCP peer, or when the peer is in trusted, the
+// address X-Forwarded-For names (resolveClient); publisher.ClientIP returns
+// it. The access log records method, path, status, size, duration, the
+// peer and the client when it differs: never the query string (tokens
+// travel there in some clients), other headers or bodies.
+func Wrap(log zerolog.Logger, trusted []netip.Prefix, h http.Handler) http.Handler {
 	h = httpx.RefuseTunnels(recoverer(log, h))
 	h = hlog.AccessHandler(func(r *http.Request, status, size int, d time.Duration) {
-		hlog.FromRequest(r).Info().Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).
-			Int("size", size).Dur("took", d).Str("peer", publisher.ClientIP(r)).Msg("http")
+		e := hlog.FromRequest(r).Info().Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).
+			Int("size", size).Dur("took", d).Str("peer", publisher.PeerIP(r))
+		if c := publisher.ClientIP(r); c != publisher.PeerIP(r) {
+			e = e.Str("client", c)
+		}
+		e.Msg("http")
 	})(h)
-	return hlog.NewHandler(log)(h)
+	return clientAddress(trusted, hlog.NewHandler(log)(h))
 }
 
 func recoverer(log zerolog.Logger, next http.Handler) http.Handler {
