@@ -42,13 +42,24 @@ type Failure struct {
 	// RetryAfter is the Retry-After in whole seconds (rate limits and
 	// outages); 0 for none.
 	RetryAfter int
-	Forbidden  *ForbiddenError // KindForbidden
+	// Busy: rate limited because too many secrets are being verified, not
+	// because of failed attempts.
+	Busy      bool
+	Forbidden *ForbiddenError // KindForbidden
 	Budget     *BudgetError    // KindOverBudget
 	Err        error
 }
 
 // RetryAfterOutage is the Retry-After of a failure to store.
 const RetryAfterOutage = 1
+
+// RateLimitMessage says why a KindRateLimited failure was refused.
+func (f Failure) RateLimitMessage() string {
+	if f.Busy {
+		return "too many authentications in progress"
+	}
+	return "too many failed authentication attempts"
+}
 
 // Classify says what err means for the caller; the one place that maps the
 // core's and authentication's errors to kinds. Anything unknown is an
@@ -58,7 +69,7 @@ func Classify(err error) Failure {
 	var rl *auth.RateLimitedError
 	switch {
 	case errors.As(err, &rl):
-		f.Kind, f.RetryAfter = KindRateLimited, rl.Seconds()
+		f.Kind, f.RetryAfter, f.Busy = KindRateLimited, rl.Seconds(), rl.Busy
 	case errors.Is(err, auth.ErrRateLimited):
 		f.Kind, f.RetryAfter = KindRateLimited, 1
 	case errors.Is(err, auth.ErrBadCredentials):

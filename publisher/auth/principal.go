@@ -100,6 +100,14 @@ func (p *Principal) Realms() []string {
 	return out
 }
 
+// IDOrEmpty returns the principal's id, "" for none.
+func (p *Principal) IDOrEmpty() string {
+	if p == nil {
+		return ""
+	}
+	return p.ID
+}
+
 // String names the principal for logs: "client DemoClientId".
 func (p *Principal) String() string {
 	if p == nil {

@@ -67,8 +67,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	principal, ok := h.authenticate(rp, r)
-	if !ok {
+	principal, user, err := h.authenticate(r)
+	if err != nil {
+		h.fail(rp, user, err)
 		return
 	}
 	if msg := unknownParams(q); msg != "" {
@@ -110,7 +111,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req.Op, req.Principal = auth.OpElasticsearch, principal
 	res, err := h.core.Revoke(r.Context(), req)
 	if err != nil {
-		h.sendCoreError(rp, err)
+		h.fail(rp, "", err)
 		return
 	}
 	if res.NotFound {
@@ -120,23 +121,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rp.send(http.StatusOK, render(res, rp.errorTrace))
-}
-
-func (h *Handler) sendCoreError(rp *reply, err error) {
-	var fe *publisher.ForbiddenError
-	if errors.As(err, &fe) {
-		rp.sendError(http.StatusForbidden, "security_exception", forbiddenReason(fe), nil)
-		return
-	}
-	if errors.Is(err, publisher.ErrInvalidRequest) {
-		rp.sendError(http.StatusBadRequest, "action_request_validation_exception", "Validation Failed: 1: "+err.Error()+";", nil)
-		return
-	}
-	h.opts.Log.Error().Err(err).Msg("invalidate token failed")
-	rp.w.Header().Set("Retry-After", "1")
-	rp.sendError(http.StatusServiceUnavailable, "unavailable_shards_exception",
-		"the revocation stream is unavailable: nothing was revoked; retry the request",
-		&ErrorCause{Type: "exception", Reason: err.Error()})
 }
 
 func unknownParams(q map[string][]string) string {

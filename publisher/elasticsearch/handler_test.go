@@ -309,3 +309,16 @@ func TestUnavailableIs503InElasticsearchShape(t *testing.T) {
 		t.Error("no Retry-After on 503")
 	}
 }
+
+// A request past a quota or a sidecar's capacity gets Elasticsearch's own
+// answer to a request that would exceed a memory limit: 429
+// circuit_breaking_exception, naming the limit.
+func TestOverBudgetIsCircuitBreaking(t *testing.T) {
+	core := &fakeCore{err: &publisher.BudgetError{Sidecar: "side-1", Limit: 1000, Live: 990, Asked: 3000}}
+	w := do(t, newHandler(core), call{contentType: "application/json", body: `{"realm_name":"A"}`})
+	const reason = "revoking 3000 more tokens would take sidecar [side-1] past its capacity of 1000 live revocations (990 live now); to revoke a large scope, revoke its realm, user or consent: an issued-before rule is one entry"
+	want := `{"error":{"root_cause":[{"type":"circuit_breaking_exception","reason":"` + reason + `"}],"type":"circuit_breaking_exception","reason":"` + reason + `"},"status":429}` + "\n"
+	if w.Code != 429 || w.Body.String() != want {
+		t.Fatalf("%d %s\nwant %s", w.Code, w.Body, want)
+	}
+}

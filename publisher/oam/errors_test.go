@@ -95,6 +95,8 @@ func TestErrorAnswersAreExact(t *testing.T) {
 			errBody("access_denied", "client [DemoClientId] may not revoke a token whose identity domain is unknown"), nil},
 		{"core refuses the request", call{body: "token=a"}, fmt.Errorf("%w: chaining level \"X\"", publisher.ErrInvalidRequest), 400,
 			badRequest(`invalid revocation request: chaining level "X"`), nil},
+		{"over a realm's quota", call{body: "token=a"}, fmt.Errorf("wrapped: %w", &publisher.BudgetError{Realm: "DemoDomain", Limit: 10, Live: 10, Asked: 1}), 429,
+			errBody("quota_exceeded", "realm [DemoDomain] may hold at most 10 live revocations (10 live now, 1 more asked); to revoke a large scope, revoke its realm, user or consent: an issued-before rule is one entry"), map[string]string{"Retry-After": ""}},
 		{"store unavailable", call{body: "token=a"}, fmt.Errorf("%w: 1 of 1 revocations not stored", publisher.ErrUnavailable), 503,
 			errBody("temporarily_unavailable", "the revocation could not be stored; nothing was revoked; retry"), map[string]string{"Retry-After": "1"}},
 		{"any other core error", call{body: "token=a"}, errors.New("boom"), 503,

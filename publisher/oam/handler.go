@@ -40,8 +40,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("method %s is not allowed: use POST", truncate(r.Method, 32)))
 		return
 	}
-	p, ok := h.authenticate(w, r)
-	if !ok {
+	p, err := h.authenticate(r)
+	if err != nil {
+		h.fail(w, nil, "", err)
 		return
 	}
 	req, err := parseRequest(r, h.opts.MaxBody)
@@ -67,63 +68,58 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = fmt.Errorf("%w: the token's revocation was not stored (%d failures)", publisher.ErrUnavailable, len(res.Details))
 	}
 	if err != nil {
-		h.sendCoreError(w, p, req.Realm, err)
+		h.fail(w, p, req.Realm, err)
 		return
 	}
 	send(w, http.StatusOK, success{Status: "success"})
 }
 
-// authenticate checks the client's Basic credentials and answers 401 or
-// 429 itself when they do not pass.
-func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (*auth.Principal, bool) {
+// authenticate checks the client's Basic credentials.
+func (h *Handler) authenticate(r *http.Request) (*auth.Principal, error) {
 	id, secret, ok := auth.ParseBasic(r.Header.Get("Authorization"))
 	if !ok {
-		unauthorized(w)
-		return nil, false
+		return nil, auth.ErrBadCredentials
 	}
 	// RFC 6749 section 2.3.1 has clients form-urlencode the id and secret
 	// before base64; many do not. Both readings are tried, a failure counts once.
-	p, err := h.opts.Auth.Authenticate(auth.KindClient, publisher.ClientIP(r), auth.BasicCandidates(id, secret)...)
-	var rl *auth.RateLimitedError
-	switch {
-	case err == nil && p != nil:
-		return p, true
-	case errors.As(err, &rl):
-		secs := rl.Seconds()
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		sendError(w, http.StatusTooManyRequests, codeTooManyRequests,
-			fmt.Sprintf("too many failed authentication attempts; retry after %d seconds", secs))
-	default:
-		unauthorized(w)
+	return h.opts.Auth.Authenticate(auth.KindClient, publisher.ClientIP(r), auth.BasicCandidates(id, secret)...)
+}
+
+// fail renders any failure (authentication's or the core's). The token is
+// not logged: the core's errors name tokens by their key only.
+func (h *Handler) fail(w http.ResponseWriter, p *auth.Principal, realm string, err error) {
+	f := publisher.Classify(err)
+	if f.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
 	}
-	return nil, false
-}
-
-func unauthorized(w http.ResponseWriter) {
-	w.Header().Set("WWW-Authenticate", challenge)
-	sendError(w, http.StatusUnauthorized, codeInvalidClient, "Client authentication failed")
-}
-
-// sendCoreError maps the core's errors to answers. The token is not logged:
-// the core's errors name tokens by hash only.
-func (h *Handler) sendCoreError(w http.ResponseWriter, p *auth.Principal, realm string, err error) {
-	var fe *publisher.ForbiddenError
-	switch {
-	case errors.As(err, &fe):
-		sendError(w, http.StatusForbidden, codeAccessDenied, forbiddenDescription(fe, p))
-	case errors.Is(err, publisher.ErrInvalidRequest):
-		h.opts.Log.Warn().Err(err).Str("client", p.ID).Str("identity_domain", realm).Msg("OAM revocation refused by the core")
+	switch f.Kind {
+	case publisher.KindUnauthenticated:
+		w.Header().Set("WWW-Authenticate", challenge)
+		sendError(w, http.StatusUnauthorized, codeInvalidClient, "Client authentication failed")
+	case publisher.KindRateLimited:
+		sendError(w, http.StatusTooManyRequests, codeTooManyRequests,
+			fmt.Sprintf("%s; retry after %d seconds", f.RateLimitMessage(), f.RetryAfter))
+	case publisher.KindForbidden:
+		sendError(w, http.StatusForbidden, codeAccessDenied, forbiddenDescription(f.Forbidden, p))
+	case publisher.KindWrongClient:
+		sendError(w, http.StatusForbidden, codeAccessDenied, "the token was issued to another client; it was not revoked")
+	case publisher.KindOverBudget:
+		sendError(w, http.StatusTooManyRequests, codeQuotaExceeded, f.Budget.Error())
+	case publisher.KindInvalid:
+		h.opts.Log.Warn().Err(err).Str("client", p.IDOrEmpty()).Str("identity_domain", realm).Msg("OAM revocation refused by the core")
 		sendError(w, http.StatusBadRequest, codeInvalidRequest, err.Error())
 	default:
-		h.opts.Log.Error().Err(err).Str("client", p.ID).Str("identity_domain", realm).Msg("OAM revocation failed")
-		w.Header().Set("Retry-After", "1")
+		h.opts.Log.Error().Err(err).Str("client", p.IDOrEmpty()).Str("identity_domain", realm).Msg("OAM revocation failed")
 		sendError(w, http.StatusServiceUnavailable, codeUnavailable,
 			"the revocation could not be stored; nothing was revoked; retry")
 	}
 }
 
 func forbiddenDescription(fe *publisher.ForbiddenError, p *auth.Principal) string {
-	id := p.ID
+	var id string
+	if p != nil {
+		id = p.ID
+	}
 	if fe.Principal != nil {
 		id = fe.Principal.ID
 	}

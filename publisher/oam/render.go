@@ -14,6 +14,7 @@ const (
 	codeAccessDenied    = "access_denied"
 	codeTooManyRequests = "too_many_requests"
 	codeUnavailable     = "temporarily_unavailable"
+	codeQuotaExceeded   = "quota_exceeded"
 )
 
 // success is the 200 answer OAM documents: {"status":"success"}.

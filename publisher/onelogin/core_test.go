@@ -42,6 +42,8 @@ func TestCoreErrorsAreRendered(t *testing.T) {
 			body403(client + " may not revoke tokens of realm [" + strings.Repeat("r", 256) + "...]"), ""},
 		{"invalid request", fmt.Errorf("%w: a name is longer than 1024 bytes", publisher.ErrInvalidRequest), 400,
 			`{"status":{"error":true,"code":400,"type":"bad request","message":"invalid revocation request: a name is longer than 1024 bytes"}}`, ""},
+		{"over a realm's quota", &publisher.BudgetError{Realm: "DemoDomain", Limit: 10, Live: 10, Asked: 1}, 429,
+			`{"status":{"error":true,"code":429,"type":"Too Many Requests","message":"realm [DemoDomain] may hold at most 10 live revocations (10 live now, 1 more asked); to revoke a large scope, revoke its realm, user or consent: an issued-before rule is one entry"}}`, ""},
 		{"unavailable", fmt.Errorf("%w: 1 of 1 revocations not stored: nats: timeout", publisher.ErrUnavailable), 503, body503, "1"},
 		{"unexpected error", errors.New("boom"), 503, body503, "1"},
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/revocast/revocast/events"
 	"github.com/revocast/revocast/publisher"
@@ -39,8 +40,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		send(w, http.StatusNotFound, typeNotFound, msgNoRoute)
 		return
 	}
-	p, ok := h.authenticate(w, r)
-	if !ok {
+	p, err := h.authenticate(r)
+	if err != nil {
+		h.fail(w, r, nil, err)
 		return
 	}
 	if t, _, ok := publisher.MediaType(r.Header.Get("Content-Type")); !ok || t != mediaJSON {
@@ -73,7 +75,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Chaining: publisher.ChainRelatedTokens, OwnedByClient: true}
 	res, err := h.core.Revoke(r.Context(), req)
 	if err != nil {
-		h.sendCoreError(w, r, p, err)
+		h.fail(w, r, p, err)
 		return
 	}
 	if res.NotFound { // authoritative registry: an unknown token is not this client's
@@ -83,56 +85,69 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	send(w, http.StatusOK, typeSuccess, msgSuccess)
 }
 
-// authenticate reads either Authorization form and authenticates the
-// client, answering 400, 401 or 429 itself when that fails.
-func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (*auth.Principal, bool) {
+// errAuthMissing: no Authorization in either accepted form (OneLogin answers 400).
+var errAuthMissing = fmt.Errorf("%w: the authorization information is missing", auth.ErrBadCredentials)
+
+// authenticate reads either Authorization form and authenticates the client.
+func (h *Handler) authenticate(r *http.Request) (*auth.Principal, error) {
 	hdr := r.Header.Get("Authorization")
 	id, secret, ok := auth.ParseOneLogin(hdr)
 	if !ok {
 		id, secret, ok = auth.ParseBasic(hdr)
 	}
 	if !ok {
-		send(w, http.StatusBadRequest, typeBadRequest, msgAuthMissing)
-		return nil, false
+		return nil, errAuthMissing
 	}
-	p, err := h.opts.Auth.Authenticate(auth.KindClient, publisher.ClientIP(r), auth.Creds{ID: id, Secret: secret})
-	var rl *auth.RateLimitedError
-	switch {
-	case err == nil && p != nil:
-		return p, true
-	case errors.As(err, &rl):
-		secs := strconv.Itoa(rl.Seconds())
-		w.Header().Set("Retry-After", secs)
-		send(w, http.StatusTooManyRequests, typeTooMany,
-			"Too many failed authentication attempts; retry after "+secs+" seconds")
-	default: // the same answer for an unknown id and a wrong secret
-		send(w, http.StatusUnauthorized, typeUnauthorized, msgAuthFailure)
-	}
-	return nil, false
+	return h.opts.Auth.Authenticate(auth.KindClient, publisher.ClientIP(r), auth.Creds{ID: id, Secret: secret})
 }
 
-// sendCoreError renders what the core refused or failed to do.
-func (h *Handler) sendCoreError(w http.ResponseWriter, r *http.Request, p *auth.Principal, err error) {
-	var fe *publisher.ForbiddenError
-	switch {
-	case errors.As(err, &fe):
-		send(w, http.StatusForbidden, typeForbidden, forbiddenMessage(p, fe))
-	case errors.Is(err, publisher.ErrWrongClient):
+// fail renders any failure (authentication's or the core's) in OneLogin's envelope.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, p *auth.Principal, err error) {
+	f := publisher.Classify(err)
+	if f.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
+	}
+	switch f.Kind {
+	case publisher.KindUnauthenticated:
+		if errors.Is(err, errAuthMissing) {
+			send(w, http.StatusBadRequest, typeBadRequest, msgAuthMissing)
+			return
+		}
+		// The same answer for an unknown id and a wrong secret.
+		send(w, http.StatusUnauthorized, typeUnauthorized, msgAuthFailure)
+	case publisher.KindRateLimited:
+		send(w, http.StatusTooManyRequests, typeTooMany,
+			fmt.Sprintf("%s; retry after %d seconds", upperFirst(f.RateLimitMessage()), f.RetryAfter))
+	case publisher.KindForbidden:
+		send(w, http.StatusForbidden, typeForbidden, forbiddenMessage(p, f.Forbidden))
+	case publisher.KindWrongClient:
 		// OneLogin: the token must have been generated with these credentials.
 		send(w, http.StatusUnauthorized, typeUnauthorized, msgAuthFailure)
-	case errors.Is(err, publisher.ErrInvalidRequest):
+	case publisher.KindOverBudget:
+		send(w, http.StatusTooManyRequests, typeTooMany, f.Budget.Error())
+	case publisher.KindInvalid:
 		send(w, http.StatusBadRequest, typeBadRequest, err.Error())
 	default:
-		h.opts.Log.Error().Err(err).Str("op", string(auth.OpOneLogin)).Str("client", p.ID).
+		h.opts.Log.Error().Err(err).Str("op", string(auth.OpOneLogin)).Str("client", p.IDOrEmpty()).
 			Str("peer", publisher.ClientIP(r)).Msg("revocation failed")
-		w.Header().Set("Retry-After", retryAfterOnOutage)
 		send(w, http.StatusServiceUnavailable, typeUnavailable, msgUnavailable)
 	}
 }
 
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
 // forbiddenMessage says why the authenticated client was refused.
 func forbiddenMessage(p *auth.Principal, fe *publisher.ForbiddenError) string {
-	client := "Client [" + truncate(p.ID, maxEchoedNameLength) + "]"
+	id := ""
+	if p != nil {
+		id = p.ID
+	}
+	client := "Client [" + truncate(id, maxEchoedNameLength) + "]"
 	switch {
 	case fe.Op != "":
 		return client + " may not use this endpoint"

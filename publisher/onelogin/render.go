@@ -48,8 +48,6 @@ const (
 
 const (
 	mediaJSON = "application/json"
-	// retryAfterOnOutage is the Retry-After of a 503, in seconds.
-	retryAfterOnOutage = "1"
 	// maxEchoedNameLength cuts the names echoed in a 403.
 	maxEchoedNameLength = 256
 )

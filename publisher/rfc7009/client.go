@@ -1,8 +1,6 @@
 package rfc7009
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/revocast/revocast/publisher"
@@ -45,17 +43,10 @@ func (h *Handler) authenticate(r *http.Request, form map[string]string) (*auth.P
 	}
 
 	p, err := h.opts.Auth.Authenticate(auth.KindClient, publisher.ClientIP(r), candidates...)
-	var rl *auth.RateLimitedError
-	switch {
-	case err == nil:
-		return p, nil
-	case errors.As(err, &rl):
-		secs := rl.Seconds()
-		return nil, &oauthError{status: http.StatusTooManyRequests, code: codeTooManyRequests, retryAfter: secs,
-			desc: fmt.Sprintf("too many failed authentication attempts; retry after %d seconds", secs)}
-	default:
-		return nil, unauthorized(len(hdrs) > 0)
+	if err != nil {
+		return nil, h.failure(r, nil, err, len(hdrs) > 0)
 	}
+	return p, nil
 }
 
 // agreeing returns the Basic readings that the body's client_id and

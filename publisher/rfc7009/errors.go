@@ -17,6 +17,7 @@ const (
 	codeUnsupportedTokenType = "unsupported_token_type"
 	codeUnavailable          = "temporarily_unavailable"
 	codeTooManyRequests      = "too_many_requests"
+	codeQuotaExceeded        = "quota_exceeded"
 )
 
 // challenge is the WWW-Authenticate value of a 401 when the client tried

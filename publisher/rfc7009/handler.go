@@ -1,7 +1,6 @@
 package rfc7009
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -64,7 +63,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// unknown token is answered 200 like a revoked one (section 2.2).
 	req.Chaining, req.OwnedByClient = publisher.ChainGrant, true
 	if _, err := h.core.Revoke(r.Context(), req); err != nil {
-		h.coreError(r, p, err).write(w)
+		h.failure(r, p, err, false).write(w)
 		return
 	}
 	// Exactly 200 with no body: openid-client takes anything else (even 204)
@@ -73,25 +72,34 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// coreError maps an error of publisher.Core to its RFC 6749 answer.
-func (h *Handler) coreError(r *http.Request, p *auth.Principal, err error) *oauthError {
-	var fe *publisher.ForbiddenError
-	switch {
-	case errors.As(err, &fe):
+// failure maps any error (authentication's or the core's) to its RFC 6749
+// answer; challenge adds WWW-Authenticate to a 401 (the client tried Basic,
+// or sent no credentials).
+func (h *Handler) failure(r *http.Request, p *auth.Principal, err error, challenge bool) *oauthError {
+	f := publisher.Classify(err)
+	switch f.Kind {
+	case publisher.KindUnauthenticated:
+		return unauthorized(challenge)
+	case publisher.KindRateLimited:
+		return &oauthError{status: http.StatusTooManyRequests, code: codeTooManyRequests, retryAfter: f.RetryAfter,
+			desc: fmt.Sprintf("%s; retry after %d seconds", f.RateLimitMessage(), f.RetryAfter)}
+	case publisher.KindForbidden:
 		// RFC 6749 section 5.2 puts unauthorized_client on 400.
-		return &oauthError{status: http.StatusBadRequest, code: codeUnauthorizedClient, desc: forbidden(fe)}
-	case errors.Is(err, publisher.ErrWrongClient):
+		return &oauthError{status: http.StatusBadRequest, code: codeUnauthorizedClient, desc: forbidden(f.Forbidden)}
+	case publisher.KindWrongClient:
 		// RFC 7009 section 2.1: the token was not issued to this client, so the
 		// request is refused and the token stays valid.
 		return &oauthError{status: http.StatusBadRequest, code: codeUnauthorizedClient,
-			desc: "the token was not issued to client " + p.ID + "; it was not revoked"}
-	case errors.Is(err, publisher.ErrInvalidRequest):
+			desc: "the token was not issued to client " + p.IDOrEmpty() + "; it was not revoked"}
+	case publisher.KindOverBudget:
+		return &oauthError{status: http.StatusTooManyRequests, code: codeQuotaExceeded, desc: f.Budget.Error()}
+	case publisher.KindInvalid:
 		return invalidRequest("%s", err.Error())
 	}
-	// The error comes from the core, which only ever saw the token's hash.
-	h.opts.Log.Error().Err(err).Str("op", string(auth.OpRFC7009)).Str("client", p.ID).
+	// The error comes from the core, which only ever saw the token's key.
+	h.opts.Log.Error().Err(err).Str("op", string(auth.OpRFC7009)).Str("client", p.IDOrEmpty()).
 		Str("peer", publisher.ClientIP(r)).Msg("token revocation not stored")
-	return &oauthError{status: http.StatusServiceUnavailable, code: codeUnavailable, retryAfter: 1,
+	return &oauthError{status: http.StatusServiceUnavailable, code: codeUnavailable, retryAfter: f.RetryAfter,
 		desc: "the revocation could not be stored; retry"}
 }
 

@@ -107,6 +107,7 @@ func TestCoreErrors(t *testing.T) {
 			oauthErr("unauthorized_client", "client DemoClient may not revoke this token: its realm is unknown, and only a client allowed in every realm may"), ""},
 		{"invalid", fmt.Errorf("%w: a name is longer than 1024 bytes", publisher.ErrInvalidRequest), 400,
 			oauthErr("invalid_request", "invalid revocation request: a name is longer than 1024 bytes"), ""},
+		{"over a realm's quota", &publisher.BudgetError{Realm: "DemoDomain", Limit: 10, Live: 10, Asked: 1}, 429, oauthErr("quota_exceeded", "realm [DemoDomain] may hold at most 10 live revocations (10 live now, 1 more asked); to revoke a large scope, revoke its realm, user or consent: an issued-before rule is one entry"), ""},
 		{"unavailable", fmt.Errorf("%w: stream down", publisher.ErrUnavailable), 503,
 			oauthErr("temporarily_unavailable", "the revocation could not be stored; retry"), "1"},
 		{"any other error", errors.New("boom"), 503,
