@@ -46,8 +46,8 @@ type Failure struct {
 	// because of failed attempts.
 	Busy      bool
 	Forbidden *ForbiddenError // KindForbidden
-	Budget     *BudgetError    // KindOverBudget
-	Err        error
+	Budget    *BudgetError    // KindOverBudget
+	Err       error
 }
 
 // RetryAfterOutage is the Retry-After of a failure to store.
