@@ -25,6 +25,15 @@
 // pipelined (publisher.Pipeline): a hundred thousand tokens register in
 // about a second. Raw tokens are hashed on arrival and never stored.
 //
+// The feed streams: lines are parsed and stored in chunks of 1,000, at most
+// three chunks in memory whatever the body's size; duplicates across chunks
+// are the store's to judge (first registration wins). A line cap bounds the
+// work a body of short lines can cause, and a body that ends early (read
+// error, size limit, timeout, line cap) is answered with an error naming
+// the last line stored, so the issuer knows where to resume. After each
+// chunk the handler moves the connection's read deadline ahead, so a body
+// that keeps flowing outlives the server's ReadTimeout.
+//
 // The package serves POST /v1/tokens (one JSON object or NDJSON lines) and
 // the NATS subject revocast.registry.tokens for issuers on the bus.
 package registry

@@ -175,11 +175,13 @@ func TestBusSubject(t *testing.T) {
 	}
 }
 
-// fakeRegistrar registers everything, in memory.
-type fakeRegistrar struct{ n int }
+// fakeRegistrar registers everything, in memory (the fuzzer's store: the
+// real one is too slow for it).
+type fakeRegistrar struct{ n, biggest int }
 
 func (f *fakeRegistrar) Register(_ context.Context, recs []publisher.Record) []error {
 	f.n += len(recs)
+	f.biggest = max(f.biggest, len(recs))
 	return make([]error, len(recs))
 }
 
@@ -187,23 +189,38 @@ func FuzzIngest(f *testing.F) {
 	f.Add([]byte(line("a", "")+"\n"+line("b", "")), false)
 	f.Add([]byte(`{"token":"x","type":"refresh_token"}`), true)
 	f.Add([]byte("\n\n{}\n"), false)
+	f.Add([]byte(line("a", "")+"\n"+line("a", "")+"\n"+strings.Replace(line("a", ""), "app", "other", 1)), false)
+	f.Add([]byte(strings.Repeat("{}\n", 60)), false) // over the fuzz line cap
 	p := auth.NewPrincipal(auth.KindClient, "fuzz", []string{"register"}, []string{"saml1"})
+	const maxLines = 50
 	f.Fuzz(func(t *testing.T, body []byte, single bool) {
 		fr := &fakeRegistrar{}
-		res := ingest(context.Background(), fr, p, time.Hour, strings.NewReader(string(body)), single)
+		res := ingest(context.Background(), fr, p, limits{maxLifetime: time.Hour, maxLines: maxLines}, strings.NewReader(string(body)), single)
 		if res.Registered < fr.n {
 			t.Fatalf("registered %d but stored %d", res.Registered, fr.n)
 		}
+		if fr.biggest > chunkLines {
+			t.Fatalf("a Register call of %d records", fr.biggest)
+		}
+		prev := 0
 		for _, e := range res.Errors {
-			if e.Line < 1 || e.Error == "" {
-				t.Fatalf("bad error entry %+v", e)
+			if e.Line <= prev || e.Line > maxLines || e.Error == "" {
+				t.Fatalf("bad error entry %+v after line %d", e, prev)
 			}
+			prev = e.Line
+		}
+		if handled := res.Registered + len(res.Errors) + res.ErrorsOmitted; handled > maxLines {
+			t.Fatalf("%d lines accounted for, the cap is %d", handled, maxLines)
+		}
+		if (res.Error != "") != (res.LastStoredLine != nil) || res.LastStoredLine != nil && *res.LastStoredLine > maxLines {
+			t.Fatalf("cut %q, last stored line %v, %d registered", res.Error, res.LastStoredLine, res.Registered)
 		}
 	})
 }
 
 // A chunked body over the limit (no Content-Length to refuse it up front):
-// the lines read are registered, the cut is reported as the input's fault.
+// the lines read are registered, the cut is reported as the input's fault,
+// naming the last line stored.
 func TestBodyOverTheLimitIsTheInputsFault(t *testing.T) {
 	s := openStore(t)
 	h := NewHandler(s, Options{Auth: testAuth, MaxTokenLifetime: 24 * time.Hour, MaxBody: 4096})
@@ -219,7 +236,9 @@ func TestBodyOverTheLimitIsTheInputsFault(t *testing.T) {
 	h.ServeHTTP(w, r)
 	var res Result
 	_ = json.Unmarshal(w.Body.Bytes(), &res)
-	if w.Code != 200 || res.Registered == 0 || len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Error, "larger than 4096 bytes") {
+	if w.Code != 200 || res.Registered == 0 || len(res.Errors) != 0 || !strings.Contains(res.Error, "larger than 4096 bytes") ||
+		res.LastStoredLine == nil || *res.LastStoredLine != res.Registered ||
+		!strings.Contains(res.Error, fmt.Sprintf("nothing from line %d on was read", res.Registered+1)) {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
 }
