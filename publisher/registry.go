@@ -33,9 +33,12 @@ type Scope struct {
 
 // Registry is what the core needs of the token registry.
 type Registry interface {
-	// Lookup returns the live record of a token, or nil when it is unknown
-	// or expired.
-	Lookup(ctx context.Context, sum events.Sum) (*Record, error)
+	// Lookup returns the live records of a token. The realm is part of a
+	// record's identity: a token may have one record in each realm. With
+	// realms it reads only those realms' records (one direct read each: the
+	// fast path); with none it returns the token's records in every realm
+	// (a listing, dearer). None when the token is unknown or expired.
+	Lookup(ctx context.Context, sum events.Sum, realms []string) ([]Record, error)
 	// Find returns every live registered token of a scope.
 	Find(ctx context.Context, s Scope) ([]Record, error)
 }

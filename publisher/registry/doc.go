@@ -8,20 +8,25 @@
 // expiry, so entries disappear when their tokens do (an index entry when the
 // last token it lists expires; expired tokens in it are skipped):
 //
-//	t.<token sha256>                      one token's record
+//	t.<realm>.<token sha256>              one token's record in a realm
 //	x.<realm>.<user>.<client>.<id>        up to 1,000 records of that scope registered together
 //
 // where realm, user and client are hashes of the names (never the names:
-// keys are subjects). The tokens of a realm, of a user in a realm, of a user
+// keys are subjects). The realm is part of a record's identity: a token
+// may have a record in each realm, so one realm's registrant can never
+// claim, block or change another realm's record. Lookup reads named realms
+// directly and lists a token's records in every realm with a filtered
+// watch (t.*.<token sha256>); records written before realms were part of
+// the key (t.<token sha256>) are still read until they expire. The tokens of a realm, of a user in a realm, of a user
 // in every realm (x.*.<user>.>), of a consent, and the children of a refresh
 // token (found in its consent scope) are read by key prefix without
 // scanning every token. Batching the index makes a bulk registration cost
 // about one write per token, and finding a user's 100,000 tokens read about
 // a hundred entries.
 //
-// Registration claims t.<hash> with an expected last subject sequence of 0,
-// so the first registration of a token wins and a conflicting one is
-// refused; a line whose index cannot be written is rolled back. Writes are
+// Registration claims t.<realm>.<hash> with an expected last subject
+// sequence of 0, so the first registration of a token in a realm wins and a
+// conflicting one is refused; a line whose index cannot be written is rolled back. Writes are
 // pipelined (publisher.Pipeline): a hundred thousand tokens register in
 // about a second. Raw tokens are hashed on arrival and never stored.
 //

@@ -25,6 +25,7 @@ var testAuth = func() *auth.Store {
 	}
 	s, err := auth.NewStore(auth.Config{Credentials: []auth.Credential{
 		{Kind: auth.KindClient, ID: "issuer", SecretHash: h, Allow: []string{"register"}, Realms: []string{"saml1"}},
+		{Kind: auth.KindClient, ID: "issuer-b", SecretHash: h, Allow: []string{"register"}, Realms: []string{"saml2"}},
 		{Kind: auth.KindClient, ID: "revoker", SecretHash: h, Allow: []string{"rfc7009"}, Realms: []string{"*"}},
 	}})
 	if err != nil {
@@ -99,17 +100,37 @@ func TestBadLinesAreReportedAndStoreNothing(t *testing.T) {
 		}
 	}
 	for i := 1; i <= 12; i++ {
-		if got, _ := s.Lookup(context.Background(), events.TokenKey(fmt.Sprint("x", i))); got != nil {
+		if got, _ := lookupOne(s, events.TokenKey(fmt.Sprint("x", i))); got != nil {
 			t.Errorf("x%d was stored from a rejected line", i)
 		}
 	}
 	for _, tok := range []string{"good-1", "good-2"} {
-		if got, _ := s.Lookup(context.Background(), events.TokenKey(tok)); got == nil {
+		if got, _ := lookupOne(s, events.TokenKey(tok)); got == nil {
 			t.Errorf("%s not registered", tok)
 		}
 	}
 	if strings.Contains(raw, "good-1") || strings.Contains(raw, "x7") {
 		t.Error("a raw token is echoed in the answer")
+	}
+}
+
+// SEEN (R1): a realm-A registrant pre-registered a realm-B token's hash, and
+// B's issuer was refused (a conflict). Each realm's issuer registers its own
+// record of the token, and reads back its own.
+func TestAnotherRealmCannotSquatAToken(t *testing.T) {
+	s := openStore(t)
+	h := NewHandler(s, Options{Auth: testAuth, MaxTokenLifetime: 24 * time.Hour})
+	squat := strings.Replace(line("b-token", ""), `"alice"`, `"mallory"`, 1)
+	if code, res, raw := post(t, h, "application/x-ndjson", squat, basic("issuer")); code != 200 || res.Registered != 1 {
+		t.Fatalf("realm A's registration: %d %s", code, raw)
+	}
+	mine := strings.Replace(line("b-token", ""), `"saml1"`, `"saml2"`, 1)
+	if code, res, raw := post(t, h, "application/x-ndjson", mine, basic("issuer-b")); code != 200 || res.Registered != 1 {
+		t.Fatalf("realm B's issuer registering its own token: %d %s", code, raw)
+	}
+	got, err := lookupOne(s, events.TokenKey("b-token"), "saml2")
+	if err != nil || got == nil || got.User != "alice" || got.Realm != "saml2" {
+		t.Fatalf("realm B's record: %+v %v", got, err)
 	}
 }
 
@@ -136,7 +157,7 @@ func TestFeedAuthenticationAndFormats(t *testing.T) {
 	if code, res, raw := post(t, h, "application/x-ndjson", ln, basic("issuer")); code != 200 || res.Registered != 1 {
 		t.Errorf("by hash: %d %s", code, raw)
 	}
-	if got, _ := s.Lookup(context.Background(), events.TokenKey("by-hash")); got == nil || got.Parent != events.TokenKey("p") {
+	if got, _ := lookupOne(s, events.TokenKey("by-hash")); got == nil || got.Parent != events.TokenKey("p") {
 		t.Errorf("registered by hash: %+v", got)
 	}
 	// the same record twice in one request counts per line; a different one is refused
@@ -170,7 +191,7 @@ func TestBusSubject(t *testing.T) {
 	if err := json.Unmarshal(msg.Data, &res); err != nil || res.Registered != 2 || len(res.Errors) != 1 {
 		t.Fatalf("bus answer %s", msg.Data)
 	}
-	if got, _ := s.Lookup(context.Background(), events.TokenKey("bus-2")); got == nil {
+	if got, _ := lookupOne(s, events.TokenKey("bus-2")); got == nil {
 		t.Fatal("not registered over the bus")
 	}
 }

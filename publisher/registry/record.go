@@ -219,7 +219,20 @@ func nameKey(name string) string {
 	return hex.EncodeToString(h[:16])
 }
 
-func recordKey(sum events.Sum) string { return "t." + sum.String() }
+// recordKey is the key of r's record: the realm is part of a record's
+// identity, so one realm's registrant can never claim another's token.
+func recordKey(r *publisher.Record) string { return realmRecordKey(r.Realm, r.Sum) }
+
+func realmRecordKey(realm string, sum events.Sum) string {
+	return "t." + nameKey(realm) + "." + sum.String()
+}
+
+// anyRealmKey matches the records of a token in every realm.
+func anyRealmKey(sum events.Sum) string { return "t.*." + sum.String() }
+
+// legacyRecordKey is where versions before realm-scoped records kept a
+// token's record (one for every realm). Lookup still reads it: see lookup.go.
+func legacyRecordKey(sum events.Sum) string { return "t." + sum.String() }
 
 // indexKey is the key of one index entry of r's scope; id makes it unique.
 func indexKey(r *publisher.Record, id string) string {

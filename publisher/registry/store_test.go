@@ -32,6 +32,15 @@ func rec(tok, typ, realm, user, client string, parent string, ttl time.Duration)
 	return r
 }
 
+// lookupOne returns a token's first record in realms (every realm when none).
+func lookupOne(s *Store, sum events.Sum, realms ...string) (*publisher.Record, error) {
+	recs, err := s.Lookup(context.Background(), sum, realms)
+	if err != nil || len(recs) == 0 {
+		return nil, err
+	}
+	return &recs[0], nil
+}
+
 func mustRegister(t testing.TB, s *Store, recs ...publisher.Record) {
 	t.Helper()
 	for i, err := range s.Register(context.Background(), recs) {
@@ -51,11 +60,11 @@ func TestRegisterLookupFind(t *testing.T) {
 		rec("b1", events.AccessToken, "saml1", "bob", "app", "", time.Hour),
 		rec("c1", events.AccessToken, "oidc", "alice", "app", "", time.Hour),
 	)
-	got, err := s.Lookup(ctx, events.TokenKey("a1"))
+	got, err := lookupOne(s, events.TokenKey("a1"))
 	if err != nil || got == nil || got.Parent != events.TokenKey("r1") || got.User != "alice" {
 		t.Fatalf("Lookup = %+v, %v", got, err)
 	}
-	if got, err := s.Lookup(ctx, events.TokenKey("unknown")); got != nil || err != nil {
+	if got, err := lookupOne(s, events.TokenKey("unknown")); got != nil || err != nil {
 		t.Fatalf("unknown token: %+v %v", got, err)
 	}
 	for _, c := range []struct {
@@ -86,7 +95,7 @@ func TestRegisterIsIdempotentAndRefusesConflicts(t *testing.T) {
 	if !errors.Is(errs[0], ErrConflict) {
 		t.Fatalf("conflicting registration: %v", errs[0])
 	}
-	got, _ := s.Lookup(context.Background(), r.Sum)
+	got, _ := lookupOne(s, r.Sum)
 	if got.Client != "app" {
 		t.Fatal("a conflicting registration overwrote the record")
 	}
@@ -99,11 +108,11 @@ func TestRegisterIsIdempotentAndRefusesConflicts(t *testing.T) {
 func TestEntriesDisappearAtExpiry(t *testing.T) {
 	s := openStore(t)
 	mustRegister(t, s, rec("short", events.AccessToken, "saml1", "alice", "app", "", 2*time.Second))
-	if got, _ := s.Lookup(context.Background(), events.TokenKey("short")); got == nil {
+	if got, _ := lookupOne(s, events.TokenKey("short")); got == nil {
 		t.Fatal("not registered")
 	}
 	natstest.Eventually(t, 15*time.Second, "the entry to expire", func() bool {
-		got, err := s.Lookup(context.Background(), events.TokenKey("short"))
+		got, err := lookupOne(s, events.TokenKey("short"))
 		found, err2 := s.Find(context.Background(), publisher.Scope{Realm: "saml1"})
 		return err == nil && err2 == nil && got == nil && len(found) == 0
 	})
