@@ -199,7 +199,8 @@ func (s *Store) msg(key string, data []byte, exp, now time.Time, expectSeq strin
 
 func isWrongLastSeq(err error) bool {
 	var ae *jetstream.APIError
-	return errors.As(err, &ae) && (ae.ErrorCode == 10071 || ae.ErrorCode == 10164)
+	return errors.As(err, &ae) && (ae.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		ae.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) // the latter on replicated streams
 }
 
 func sameRecord(a, b *publisher.Record) bool {
