@@ -12,23 +12,28 @@
 //	x.<realm>.<user>.<client>.<id>        up to 1,000 records of that scope registered together
 //
 // where realm, user and client are hashes of the names (never the names:
-// keys are subjects). The realm is part of a record's identity: a token
-// may have a record in each realm, so one realm's registrant can never
-// claim, block or change another realm's record. Lookup reads named realms
-// directly and lists a token's records in every realm with a filtered
-// watch (t.*.<token sha256>); records written before realms were part of
-// the key (t.<token sha256>) are still read until they expire. The tokens of a realm, of a user in a realm, of a user
-// in every realm (x.*.<user>.>), of a consent, and the children of a refresh
-// token (found in its consent scope) are read by key prefix without
-// scanning every token. Batching the index makes a bulk registration cost
-// about one write per token, and finding a user's 100,000 tokens read about
-// a hundred entries.
+// keys are subjects).
+//
+// The realm is part of a record's identity: a token may have a record in
+// each realm, so one realm's registrant can never claim, block or change
+// another realm's record. Lookup reads named realms directly and lists a
+// token's records in every realm with a filtered watch (t.*.<token
+// sha256>); records written before realms were part of the key
+// (t.<token sha256>) are still read until they expire.
+//
+// The tokens of a realm, of a user in a realm, of a user in every realm
+// (x.*.<user>.>), of a consent, and the children of a refresh token (found
+// in its consent scope) are read by key prefix without scanning every
+// token. An index entry holds the records of one scope in one stored chunk,
+// so a bulk registration costs between one write per token (a chunk of one
+// scope) and two (a chunk of a thousand scopes), and finding a user's
+// 100,000 tokens registered together reads about a hundred entries.
 //
 // Registration claims t.<realm>.<hash> with an expected last subject
 // sequence of 0, so the first registration of a token in a realm wins and a
-// conflicting one is refused; a line whose index cannot be written is rolled back. Writes are
-// pipelined (publisher.Pipeline): a hundred thousand tokens register in
-// about a second. Raw tokens are hashed on arrival and never stored.
+// conflicting one is refused; a line whose index cannot be written is
+// rolled back. Writes are pipelined (publisher.Pipeline). Raw tokens are
+// hashed on arrival and never stored.
 //
 // The feed streams: lines are parsed and stored in chunks of 1,000, at most
 // three chunks in memory whatever the body's size; duplicates across chunks
