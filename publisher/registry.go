@@ -21,6 +21,10 @@ type Record struct {
 	Client    string
 	Parent    events.Sum // the refresh token an access token came from; zero if none
 	ExpiresAt time.Time
+	// JTI: Sum is events.JTIKey of the JWT's iss and jti (an identity
+	// provider that never shows revocast the token), so revoking it takes a
+	// JWT ID revocation, not a token revocation.
+	JTI bool
 }
 
 // Scope selects registered tokens: a realm, a user (in Realm, or in every

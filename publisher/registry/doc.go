@@ -35,6 +35,11 @@
 // rolled back. Writes are pipelined (publisher.Pipeline). Raw tokens are
 // hashed on arrival and never stored.
 //
+// A record may name a JWT by its issuer and JWT ID (iss, jti) instead of
+// the token, for identity providers that never show revocast the token:
+// its key is events.JTIKey(iss, jti) and it is marked JTI in its record and
+// its index entry (entries written before the mark read as unmarked).
+//
 // The feed streams: lines are parsed and stored in chunks of 1,000, at most
 // three chunks in memory whatever the body's size; duplicates across chunks
 // are the store's to judge (first registration wins). A line cap bounds the

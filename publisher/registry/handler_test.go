@@ -55,6 +55,12 @@ func post(t *testing.T, h http.Handler, ct, body, authz string) (int, Result, st
 	return w.Code, res, w.Body.String()
 }
 
+// jtiLine is a record of the JWT with issuer iss and JWT ID jti.
+func jtiLine(iss, jti, extra string) string {
+	exp := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	return fmt.Sprintf(`{"iss":%q,"jti":%q,"type":"access_token","realm":"saml1","username":"alice","client_id":"app","expires_at":%q%s}`, iss, jti, exp, extra)
+}
+
 func line(tok, extra string) string {
 	exp := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	return fmt.Sprintf(`{"token":%q,"type":"access_token","realm":"saml1","username":"alice","client_id":"app","expires_at":%q%s}`, tok, exp, extra)
@@ -67,7 +73,7 @@ func TestBadLinesAreReportedAndStoreNothing(t *testing.T) {
 	h := NewHandler(s, Options{Auth: testAuth, MaxTokenLifetime: 24 * time.Hour})
 	exp := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	bad := []struct{ line, want string }{
-		{`{"type":"access_token","realm":"saml1","username":"u","client_id":"c","expires_at":"` + exp + `"}`, "token or token_sha256 is required"},
+		{`{"type":"access_token","realm":"saml1","username":"u","client_id":"c","expires_at":"` + exp + `"}`, "token, token_sha256, or iss and jti is required"},
 		{`{"token":"x1","token_sha256":"` + events.TokenKey("x1").String() + `","type":"access_token","realm":"saml1","username":"u","client_id":"c","expires_at":"` + exp + `"}`, "not both"},
 		{strings.Replace(line("x2", ""), `"access_token"`, `"id_token"`, 1), "type must be access_token or refresh_token"},
 		{strings.Replace(line("x3", ""), `"username":"alice",`, ``, 1), "username is required"},
@@ -82,6 +88,14 @@ func TestBadLinesAreReportedAndStoreNothing(t *testing.T) {
 		{line("x12", `,"token_sha256x":"a"`), "unknown field"},
 		{`{"token_sha256":"abc","type":"access_token","realm":"saml1","username":"u","client_id":"c","expires_at":"` + exp + `"}`, "SHA-256"},
 		{line(strings.Repeat("y", MaxLineLen), ""), "line longer than 65536 bytes"},
+		{jtiLine("https://idp", "j1", `,"token":"x13"`), "give one of token, token_sha256, or iss and jti"},
+		{jtiLine("https://idp", "j2", `,"token_sha256":"`+events.TokenKey("x14").String()+`"`), "give one of token, token_sha256, or iss and jti"},
+		{strings.Replace(jtiLine("https://idp", "j3", ""), `"iss":"https://idp",`, ``, 1), "jti needs its iss"},
+		{strings.Replace(jtiLine("https://idp", "j4", ""), `"jti":"j4",`, ``, 1), "iss needs a jti"},
+		{jtiLine("", "j5", ""), "iss must be 1 to 1024 bytes"},
+		{jtiLine("https://idp", strings.Repeat("j", events.MaxNameLen+1), ""), "jti must be 1 to 1024 bytes"},
+		{strings.Replace(jtiLine("https://idp", "j7", ""), `"saml1"`, `"saml2"`, 1), "may not register tokens of realm [saml2]"},
+		{`{"token_sha256":"` + strings.Repeat("0", 64) + `","type":"access_token","realm":"saml1","username":"u","client_id":"c","expires_at":"` + exp + `"}`, "all zeros"},
 	}
 	var body strings.Builder
 	body.WriteString(line("good-1", "") + "\n")
@@ -99,9 +113,14 @@ func TestBadLinesAreReportedAndStoreNothing(t *testing.T) {
 			t.Errorf("line %d: %+v, want line %d saying %q", i+2, e, i+2, b.want)
 		}
 	}
-	for i := 1; i <= 12; i++ {
+	for i := 1; i <= 14; i++ {
 		if got, _ := lookupOne(s, events.TokenKey(fmt.Sprint("x", i))); got != nil {
 			t.Errorf("x%d was stored from a rejected line", i)
+		}
+	}
+	for i := 1; i <= 7; i++ {
+		if got, _ := lookupOne(s, events.JTIKey("https://idp", fmt.Sprint("j", i))); got != nil {
+			t.Errorf("j%d was stored from a rejected line", i)
 		}
 	}
 	for _, tok := range []string{"good-1", "good-2"} {
@@ -198,11 +217,16 @@ func TestBusSubject(t *testing.T) {
 
 // fakeRegistrar registers everything, in memory (the fuzzer's store: the
 // real one is too slow for it).
-type fakeRegistrar struct{ n, biggest int }
+type fakeRegistrar struct{ n, biggest, malformed int }
 
 func (f *fakeRegistrar) Register(_ context.Context, recs []publisher.Record) []error {
 	f.n += len(recs)
 	f.biggest = max(f.biggest, len(recs))
+	for _, r := range recs {
+		if r.Sum.IsZero() || r.Realm == "" || r.User == "" || r.Client == "" || r.Parent == r.Sum || r.ExpiresAt.IsZero() {
+			f.malformed++
+		}
+	}
 	return make([]error, len(recs))
 }
 
@@ -212,6 +236,9 @@ func FuzzIngest(f *testing.F) {
 	f.Add([]byte("\n\n{}\n"), false)
 	f.Add([]byte(line("a", "")+"\n"+line("a", "")+"\n"+strings.Replace(line("a", ""), "app", "other", 1)), false)
 	f.Add([]byte(strings.Repeat("{}\n", 60)), false) // over the fuzz line cap
+	f.Add([]byte(jtiLine("https://idp", "j", "")+"\n"+jtiLine("https://idp", "j", `,"parent":"r"`)), false)
+	f.Add([]byte(jtiLine("https://idp", "j", `,"token":"t"`)), true)
+	f.Add([]byte(`{"jti":"only","type":"access_token"}`), true)
 	p := auth.NewPrincipal(auth.KindClient, "fuzz", []string{"register"}, []string{"saml1"})
 	const maxLines = 50
 	f.Fuzz(func(t *testing.T, body []byte, single bool) {
@@ -219,6 +246,9 @@ func FuzzIngest(f *testing.F) {
 		res := ingest(context.Background(), fr, p, limits{maxLifetime: time.Hour, maxLines: maxLines}, strings.NewReader(string(body)), single)
 		if res.Registered < fr.n {
 			t.Fatalf("registered %d but stored %d", res.Registered, fr.n)
+		}
+		if fr.malformed > 0 {
+			t.Fatalf("%d malformed records reached the store", fr.malformed)
 		}
 		if fr.biggest > chunkLines {
 			t.Fatalf("a Register call of %d records", fr.biggest)

@@ -204,6 +204,6 @@ func isWrongLastSeq(err error) bool {
 }
 
 func sameRecord(a, b *publisher.Record) bool {
-	return a.Sum == b.Sum && a.Type == b.Type && a.Realm == b.Realm && a.User == b.User && a.Client == b.Client &&
-		a.Parent == b.Parent && a.ExpiresAt.Equal(b.ExpiresAt)
+	return a.Sum == b.Sum && a.JTI == b.JTI && a.Type == b.Type && a.Realm == b.Realm && a.User == b.User &&
+		a.Client == b.Client && a.Parent == b.Parent && a.ExpiresAt.Equal(b.ExpiresAt)
 }

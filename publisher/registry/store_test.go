@@ -141,3 +141,41 @@ func TestRegisterHundredThousand(t *testing.T) {
 	}
 	t.Logf("found %d tokens of one user in %v", len(found), time.Since(start))
 }
+
+// A JWT ID record (iss and jti instead of the token) is keyed by JTIKey and
+// says so in its record and its index entry; entries written before the
+// field existed read as token records.
+func TestJTIRecords(t *testing.T) {
+	s := openStore(t)
+	h := NewHandler(s, Options{Auth: testAuth, MaxTokenLifetime: 24 * time.Hour})
+	if code, res, raw := post(t, h, "application/x-ndjson", jtiLine("https://idp.example", "id-1", "")+"\n"+line("plain", ""), basic("issuer")); code != 200 || res.Registered != 2 {
+		t.Fatalf("%d %s", code, raw)
+	}
+	got, err := lookupOne(s, events.JTIKey("https://idp.example", "id-1"), "saml1")
+	if err != nil || got == nil || !got.JTI {
+		t.Fatalf("the JWT ID record: %+v %v", got, err)
+	}
+	if got, _ := lookupOne(s, events.TokenKey("plain")); got == nil || got.JTI {
+		t.Fatalf("a token record: %+v", got)
+	}
+	found, err := s.Find(context.Background(), publisher.Scope{Realm: "saml1", User: "alice"})
+	jti := 0
+	for _, r := range found {
+		if r.JTI {
+			jti++
+		}
+	}
+	if err != nil || len(found) != 2 || jti != 1 {
+		t.Fatalf("Find: %+v %v", found, err)
+	}
+	sum := events.TokenKey("old").String()
+	exp := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	old, err := decode([]byte(`{"v":1,"token_sha256":"` + sum + `","type":"access_token","realm":"r","user":"u","client":"c","expires_at":"` + exp + `"}`))
+	if err != nil || old.JTI {
+		t.Fatalf("an old record: %+v %v", old, err)
+	}
+	batch, err := decodeBatch([]byte(`{"v":1,"realm":"r","user":"u","client":"c","records":[{"t":"` + sum + `","k":"access_token","e":"` + exp + `"}]}`))
+	if err != nil || len(batch) != 1 || batch[0].JTI {
+		t.Fatalf("an old index entry: %+v %v", batch, err)
+	}
+}
