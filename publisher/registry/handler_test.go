@@ -201,6 +201,9 @@ func TestBusSubject(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Unsubscribe()
+	if err := nc.Flush(); err != nil { // the server has the subscription before the request
+		t.Fatal(err)
+	}
 	client := natstest.Connect(t, ns)
 	msg, err := client.Request(Subject, []byte(line("bus-1", "")+"\n"+line("bus-2", "")+"\n{nope}"), 5*time.Second)
 	if err != nil {
