@@ -136,17 +136,17 @@ func (h *Handler) limits() limits {
 
 // extendDeadlines returns what moves the connection's deadlines after each
 // chunk: reading may take ChunkTimeout more, the answer answerSlack after
-// that. A ResponseWriter without deadlines (a test recorder) has nothing to
-// move.
+// that. It warns once when it cannot (a ResponseWriter that hides the
+// connection: a large body would be cut by the server's timeouts).
 func (h *Handler) extendDeadlines(w http.ResponseWriter) func() {
 	rc := http.NewResponseController(w)
+	warned := false // the parser's goroutine alone calls it
 	return func() {
 		read := time.Now().Add(h.opts.ChunkTimeout)
-		if err := rc.SetReadDeadline(read); err != nil && !errors.Is(err, http.ErrNotSupported) {
-			h.opts.Log.Debug().Err(err).Msg("cannot move the registration's read deadline")
-		}
-		if err := rc.SetWriteDeadline(read.Add(answerSlack)); err != nil && !errors.Is(err, http.ErrNotSupported) {
-			h.opts.Log.Debug().Err(err).Msg("cannot move the registration's write deadline")
+		err := errors.Join(rc.SetReadDeadline(read), rc.SetWriteDeadline(read.Add(answerSlack)))
+		if err != nil && !warned {
+			warned = true
+			h.opts.Log.Warn().Err(err).Msg("cannot move a registration's deadlines: a large body may be cut by the server's timeouts")
 		}
 	}
 }
