@@ -15,8 +15,8 @@ import (
 	"time"
 )
 
-// The race detector multiplies memory, so the RSS bound is asserted only
-// without it (make's non-race pass runs this file).
+// The race detector multiplies memory, so this file's RSS bound is only
+// built without it: go test -run TestE2ERegistry64MiBBoundedRSS ./cmd/revocast/
 
 // vmHWM is the peak resident set size of process pid, in bytes.
 func vmHWM(t *testing.T, pid int) int64 {
