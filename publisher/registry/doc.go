@@ -44,8 +44,9 @@
 // three chunks in memory whatever the body's size; duplicates across chunks
 // are the store's to judge (first registration wins). A line cap bounds the
 // work a body of short lines can cause, and a body that ends early (read
-// error, size limit, timeout, line cap) is answered with an error naming
-// the last line stored, so the issuer knows where to resume. After each
+// error, size limit, timeout, line cap, a store failing a whole chunk) is
+// answered with an error naming the last line stored, so the issuer knows
+// where to resume. After each
 // chunk the handler moves the connection's read deadline ahead, so a body
 // that keeps flowing outlives the server's ReadTimeout.
 //

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/revocast/revocast/internal/natstest"
 	"github.com/revocast/revocast/publisher"
 	"github.com/revocast/revocast/publisher/auth"
 )
@@ -223,4 +224,50 @@ func TestFlowingBodyOutlivesReadTimeout(t *testing.T) {
 		t.Fatalf("%d %.600s", code, raw)
 	}
 	_ = res
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r    io.Reader
+	read int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.read += n
+	return n, err
+}
+
+// A store that fails a whole chunk (NATS is down) stops the reading: a big
+// body does not cost a store timeout per chunk to say so, and the answer is
+// 503 with the line to resume from.
+func TestFailingStoreStopsReading(t *testing.T) {
+	ns := natstest.Start(t)
+	s, err := Open(context.Background(), natstest.Connect(t, ns), StoreOptions{Timeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	h := NewHandler(s, Options{Auth: testAuth})
+	code, _, raw := post(t, h, "application/x-ndjson", lines("before-", 0, 10), basic("issuer"))
+	if code != 200 {
+		t.Fatalf("%d %s", code, raw)
+	}
+	natstest.Stop(ns)
+
+	body := &countingReader{r: strings.NewReader(lines("down-", 0, 30*chunkLines))}
+	r := httptest.NewRequest(http.MethodPost, Route, body)
+	r.Header.Set("Content-Type", "application/x-ndjson")
+	r.Header.Set("Authorization", basic("issuer"))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	var res Result
+	_ = json.Unmarshal(w.Body.Bytes(), &res)
+	if w.Code != 503 || w.Header().Get("Retry-After") == "" || res.Registered != 0 || res.LastStoredLine == nil || *res.LastStoredLine != 0 ||
+		!strings.Contains(res.Error, "the token store is failing") || len(res.Errors) == 0 {
+		t.Fatalf("%d %.500s", w.Code, w.Body)
+	}
+	if total := body.r.(*strings.Reader).Size(); int64(body.read) > total/5 {
+		t.Fatalf("read %d of %d bytes after the store failed", body.read, total)
+	}
 }

@@ -162,7 +162,7 @@ func (h *Handler) answer(w http.ResponseWriter, res Result, who string) {
 	}
 	ev.Msg("tokens registered")
 	switch {
-	case res.Registered == 0 && refused > 0 && res.storeFailures == refused && res.Error == "":
+	case res.Registered == 0 && refused > 0 && res.storeFailures == refused && (res.Error == "" || res.storeCut):
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusServiceUnavailable, res)
 	case res.Registered == 0 && (refused > 0 || res.Error != ""):

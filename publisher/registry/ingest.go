@@ -32,7 +32,7 @@ type Result struct {
 	// ErrorsOmitted counts errors beyond the first maxReportedErrors.
 	ErrorsOmitted int `json:"errors_omitted,omitempty"`
 	// Error says why the body was not read to its end: a read error, the
-	// size limit, a timeout, or the line cap. LastStoredLine then names the
+	// size limit, a timeout, the line cap, or a store failing a whole chunk. LastStoredLine then names the
 	// last line whose record was stored (0: none): every line before the cut
 	// is stored or listed in Errors, nothing after it was read, so the
 	// issuer resumes with the line after LastStoredLine.
@@ -40,6 +40,7 @@ type Result struct {
 	LastStoredLine *int   `json:"last_stored_line,omitempty"`
 	// storeFailures counts lines that failed for the store's sake (not the input's).
 	storeFailures int
+	storeCut      bool // the body was cut because the store failed
 	lastStored    int
 }
 
@@ -77,14 +78,37 @@ func ingest(ctx context.Context, reg Registrar, p *auth.Principal, lim limits, b
 		ps.parse(body, single)
 	}()
 	var res Result
+	var failed error // the store failed a whole chunk: the rest is not stored
 	for c := range chunks {
-		var errs []error
-		if len(c.recs) > 0 {
+		errs := make([]error, len(c.recs))
+		switch {
+		case failed != nil: // read before the parser saw the stop
+			for i := range errs {
+				errs[i] = fmt.Errorf("not stored: %w", failed)
+			}
+		case len(c.recs) > 0:
 			errs = reg.Register(ctx, c.recs)
+			if err := storeFailedAll(errs); err != nil {
+				failed = err
+				ps.stop.Store(true)
+			}
 		}
 		res.add(c, errs)
 	}
+	res.storeCut = failed != nil
 	return res
+}
+
+// storeFailedAll returns a store error when every record of a chunk failed
+// for the store's sake (not the input's): the store is down or failing, and
+// a big body would otherwise take a store timeout per chunk to say so.
+func storeFailedAll(errs []error) error {
+	for _, err := range errs {
+		if err == nil || errors.Is(err, ErrInvalid) || errors.Is(err, ErrConflict) {
+			return nil
+		}
+	}
+	return errs[0]
 }
 
 // add accounts for a stored chunk, line by line: each record's outcome

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/revocast/revocast/publisher/auth"
@@ -19,6 +20,7 @@ type parser struct {
 	now       time.Time
 	cur       *chunk
 	out       chan<- *chunk
+	stop      atomic.Bool // the store is failing: read no further
 }
 
 func (ps *parser) parse(body io.Reader, single bool) {
@@ -38,6 +40,10 @@ func (ps *parser) parse(body io.Reader, single bool) {
 	}
 	br := bufio.NewReaderSize(body, 64<<10)
 	for n := 1; ; n++ {
+		if ps.stop.Load() {
+			ps.cur.cut = fmt.Errorf("the token store is failing (see the errors): nothing from line %d on was read", n)
+			return
+		}
 		line, tooLong, err := readLine(br)
 		if err != nil && !errors.Is(err, io.EOF) { // the line was cut: none of it is used
 			ps.cur.cut = cutError(n, err)
