@@ -35,10 +35,18 @@ func (c *Core) plan(ctx context.Context, req *Request, now time.Time) ([]target,
 	}
 	var rec *Record
 	if c.cfg.Registry != nil {
-		var err error
-		if rec, err = c.cfg.Registry.Lookup(ctx, req.Token.Sum); err != nil {
+		// Minimal adaptation to realm-scoped records (to be restructured):
+		// the request's realm when it names one, else every realm's
+		// records, of which pickRecord chooses one.
+		var realms []string
+		if req.Realm != "" {
+			realms = []string{req.Realm}
+		}
+		recs, err := c.cfg.Registry.Lookup(ctx, req.Token.Sum, realms)
+		if err != nil {
 			return nil, nil, false, fmt.Errorf("%w: token registry: %w", ErrUnavailable, err)
 		}
+		rec = pickRecord(recs, req)
 	}
 	if rec == nil && c.cfg.Registry != nil && c.cfg.Mode == Authoritative {
 		return nil, nil, true, nil
@@ -65,6 +73,30 @@ func (c *Core) plan(ctx context.Context, req *Request, now time.Time) ([]target,
 		}
 	}
 	return targets, rules, false, nil
+}
+
+// pickRecord chooses among a token's records in several realms (minimal
+// adaptation, to be restructured): one in a realm the principal may act in
+// (so another realm's record of the token never blocks this realm's
+// admins), then one issued to the asking client, else the first.
+func pickRecord(recs []Record, req *Request) *Record {
+	best, bestScore := -1, -1
+	for i := range recs {
+		score := 0
+		if req.Principal != nil && req.Principal.InRealm(recs[i].Realm) {
+			score += 2
+		}
+		if recs[i].Client == req.Client {
+			score++
+		}
+		if score > bestScore {
+			best, bestScore = i, score
+		}
+	}
+	if best < 0 {
+		return nil
+	}
+	return &recs[best]
 }
 
 // tokenTarget describes the request's token: from the registry when it
@@ -131,11 +163,12 @@ func (c *Core) related(ctx context.Context, req *Request, rec *Record, main targ
 			return kids, nil, err
 		}
 		if req.Chaining == ChainRelatedTokens && !rec.Parent.IsZero() {
-			parent, err := reg.Lookup(ctx, rec.Parent)
-			if err != nil || parent == nil {
+			// The parent is looked up in the child's realm only.
+			parents, err := reg.Lookup(ctx, rec.Parent, []string{rec.Realm})
+			if err != nil || len(parents) == 0 {
 				return nil, nil, err
 			}
-			return []Record{*parent}, nil, nil
+			return parents[:1], nil, nil
 		}
 	case ChainRelatedConsent:
 		if main.realm == "" || main.user == "" || main.client == "" {

@@ -21,6 +21,10 @@ type Record struct {
 	Client    string
 	Parent    events.Sum // the refresh token an access token came from; zero if none
 	ExpiresAt time.Time
+	// JTI: Sum is events.JTIKey of the JWT's iss and jti (an identity
+	// provider that never shows revocast the token), so revoking it takes a
+	// JWT ID revocation, not a token revocation.
+	JTI bool
 }
 
 // Scope selects registered tokens: a realm, a user (in Realm, or in every
@@ -33,9 +37,12 @@ type Scope struct {
 
 // Registry is what the core needs of the token registry.
 type Registry interface {
-	// Lookup returns the live record of a token, or nil when it is unknown
-	// or expired.
-	Lookup(ctx context.Context, sum events.Sum) (*Record, error)
+	// Lookup returns the live records of a token. The realm is part of a
+	// record's identity: a token may have one record in each realm. With
+	// realms it reads only those realms' records (one direct read each: the
+	// fast path); with none it returns the token's records in every realm
+	// (a listing, dearer). None when the token is unknown or expired.
+	Lookup(ctx context.Context, sum events.Sum, realms []string) ([]Record, error)
 	// Find returns every live registered token of a scope.
 	Find(ctx context.Context, s Scope) ([]Record, error)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,25 +15,26 @@ import (
 	"github.com/revocast/revocast/publisher/auth"
 )
 
-// memRegistry is an in-memory Registry double.
-type memRegistry struct{ recs map[events.Sum]Record }
+// memRegistry is an in-memory Registry double: one record per token and
+// realm, in registration order.
+type memRegistry struct{ recs []Record }
 
 func (m *memRegistry) add(tok, typ, realm, user, client, parent string) {
-	if m.recs == nil {
-		m.recs = map[events.Sum]Record{}
-	}
 	r := Record{Sum: events.TokenKey(tok), Type: typ, Realm: realm, User: user, Client: client, ExpiresAt: time.Now().Add(time.Hour)}
 	if parent != "" {
 		r.Parent = events.TokenKey(parent)
 	}
-	m.recs[r.Sum] = r
+	m.recs = append(m.recs, r)
 }
 
-func (m *memRegistry) Lookup(_ context.Context, s events.Sum) (*Record, error) {
-	if r, ok := m.recs[s]; ok {
-		return &r, nil
+func (m *memRegistry) Lookup(_ context.Context, s events.Sum, realms []string) ([]Record, error) {
+	var out []Record
+	for _, r := range m.recs {
+		if r.Sum == s && (len(realms) == 0 || slices.Contains(realms, r.Realm)) {
+			out = append(out, r)
+		}
 	}
-	return nil, nil
+	return out, nil
 }
 
 func (m *memRegistry) Find(_ context.Context, sc Scope) ([]Record, error) {
@@ -208,5 +210,51 @@ func TestBulkPartialFailure(t *testing.T) {
 		if d.Kind != DetailStore || d.Token.IsZero() {
 			t.Fatalf("detail %+v", d)
 		}
+	}
+}
+
+// The realm is part of a registry record's identity: a token registered in
+// realm saml1 (first, by a squatter) and in saml2 has two records. Realm
+// saml2's admin, naming no realm, acts on saml2's record and is not refused
+// for saml1's (a saml1 target would be forbidden); a request naming its
+// realm reads only that realm's record; among records a principal may act
+// on, its client's is preferred (saml1's would not find the child).
+func TestAnotherRealmsRecordNeverBlocksThisRealm(t *testing.T) {
+	reg := &memRegistry{}
+	reg.add("sq", events.RefreshToken, "saml1", "mallory", "evil", "")
+	reg.add("sq", events.RefreshToken, "saml2", "bob", "app", "")
+	reg.add("sq-child", events.AccessToken, "saml2", "bob", "app", "sq")
+	adminB := auth.NewPrincipal(auth.KindClient, "app", []string{"*"}, []string{"saml2"})
+	tok := func(s string) *TokenRef { r := RefFromSum(events.TokenKey(s)); return &r }
+	for _, c := range []struct {
+		name    string
+		req     Request
+		revoked map[string]bool
+	}{
+		{"elasticsearch, no realm", Request{Op: auth.OpElasticsearch, Principal: adminB, Token: tok("sq")}, set("sq")},
+		{"OAM in saml2, RELATED_TOKENS", Request{Op: auth.OpOAM, Principal: adminB, Token: tok("sq"), Chaining: ChainRelatedTokens, Realm: "saml2"},
+			set("sq", "sq-child")},
+		{"RFC 7009 by a superuser: its client's record", Request{Op: auth.OpRFC7009, Principal: auth.Superuser(auth.KindClient, "app"),
+			Token: tok("sq"), Chaining: ChainGrant, OwnedByClient: true, Client: "app"}, set("sq", "sq-child")},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st := &memStore{}
+			if _, err := registryCore(reg, Authoritative, st).Revoke(context.Background(), c.req); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]bool{}
+			for _, ev := range eventsOf(t, st) {
+				for _, it := range append(ev.Tokens, events.TokenItem{Token: ev.Token}) {
+					for _, name := range []string{"sq", "sq-child"} {
+						if it.Token == events.TokenKey(name) {
+							got[name] = true
+						}
+					}
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(c.revoked) {
+				t.Errorf("revoked %v, want %v", got, c.revoked)
+			}
+		})
 	}
 }

@@ -204,6 +204,7 @@ func TestE2EEnvironmentTwinsAndBadFlags(t *testing.T) {
 		{"dev", "--stale-policy", "sometimes"},
 		{"subscriber"}, // no --id
 		{"publisher", "--publish-timeout", "-1s"},
+		{"publisher", "--max-registry-lines", "0"},
 		{"publisher"}, // no --config: no principal
 		{"nonsense"},
 	} {

@@ -77,7 +77,7 @@ func newFront(c commonOpts, o pubOpts, cfg *config, extra []auth.Credential, nc 
 		PropagationTimeout: o.propagationTimeout, IssuerRealms: cfg.issuerRealms, Registry: reg, Mode: mode,
 		Budget: budget, Stream: c.stream, Ledger: ledger}, jsStore, tracker, log, m)
 	feed := registry.NewHandler(reg, registry.Options{Auth: store, MaxBody: int64(o.maxRegistryBody),
-		MaxTokenLifetime: c.lifetime, Log: log, Counted: func(ok, refused int) {
+		MaxLines: o.maxRegistryLines, MaxTokenLifetime: c.lifetime, Log: log, Counted: func(ok, refused int) {
 			m.Registered.Add(float64(ok))
 			m.RegistryRefused.Add(float64(refused))
 		}})

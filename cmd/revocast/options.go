@@ -73,6 +73,7 @@ type pubOpts struct {
 	maxBodySet         bool // given as a flag or environment variable: wins over the config file
 	registry           string
 	maxRegistryBody    byteSize
+	maxRegistryLines   int
 }
 
 func (o *pubOpts) register(fs *flag.FlagSet) {
@@ -88,6 +89,8 @@ func (o *pubOpts) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.registry, "registry", string(publisher.Advisory),
 		"advisory: a token the registry does not know is still revoked; authoritative: it is not found")
 	fs.Var(&o.maxRegistryBody, "max-registry-body", "largest POST /v1/tokens body (e.g. 64MiB)")
+	fs.IntVar(&o.maxRegistryLines, "max-registry-lines", registry.DefaultMaxLines,
+		"most lines in one POST /v1/tokens body or registry bus request; the rest is not read")
 }
 
 // noteExplicit records which flags were given, after parsing.
@@ -101,7 +104,11 @@ func (o *pubOpts) noteExplicit(fs *flag.FlagSet) {
 
 func (o *pubOpts) validate() error {
 	_, modeErr := registryMode(o.registry)
-	return errors.Join(modeErr,
+	var linesErr error
+	if o.maxRegistryLines < 1 {
+		linesErr = fmt.Errorf("--max-registry-lines must be positive, got %d", o.maxRegistryLines)
+	}
+	return errors.Join(modeErr, linesErr,
 		positiveDuration("publish-timeout", o.publishTimeout, false),
 		positiveDuration("propagation-timeout", o.propagationTimeout, true),
 		positiveDuration("presence-timeout", o.presenceTimeout, false),

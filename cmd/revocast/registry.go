@@ -32,12 +32,12 @@ func (l *lazyRegistry) store() (*registry.Store, error) {
 	return nil, errRegistryNotReady
 }
 
-func (l *lazyRegistry) Lookup(ctx context.Context, sum events.Sum) (*publisher.Record, error) {
+func (l *lazyRegistry) Lookup(ctx context.Context, sum events.Sum, realms []string) ([]publisher.Record, error) {
 	s, err := l.store()
 	if err != nil {
 		return nil, err
 	}
-	return s.Lookup(ctx, sum)
+	return s.Lookup(ctx, sum, realms)
 }
 
 func (l *lazyRegistry) Find(ctx context.Context, sc publisher.Scope) ([]publisher.Record, error) {

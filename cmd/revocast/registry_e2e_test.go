@@ -250,3 +250,19 @@ func TestE2ERegistryExpiry(t *testing.T) {
 		t.Fatalf("only the live token counts: %s", r.body)
 	}
 }
+
+// The line cap comes from REVOCAST_MAX_REGISTRY_LINES (--max-registry-lines):
+// the lines after it are not read, and the answer says where to resume.
+func TestE2ERegistryLineCap(t *testing.T) {
+	d := startDev(t, t.TempDir(), []string{"REVOCAST_MAX_REGISTRY_LINES=2"})
+	waitFor(t, "front ready", func() bool { return httpDo(t, "GET", d.front+"/readyz", "", "").code == 200 })
+	var lines []string
+	for i := 0; i < 3; i++ {
+		lines = append(lines, tokenLine(fmt.Sprint("cap-", i), "access_token", "saml1", "ida", testID, "", time.Hour))
+	}
+	r := httpDo(t, "POST", d.front+"/v1/tokens", "application/x-ndjson", strings.Join(lines, "\n"), "Authorization", testBasic)
+	want := `{"registered":2,"error":"the body has more than 2 lines (the line cap, --max-registry-lines): nothing from line 3 on was read","last_stored_line":2}` + "\n"
+	if r.code != 200 || r.body != want {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+}

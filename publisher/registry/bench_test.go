@@ -30,7 +30,7 @@ func BenchmarkIngest100k(b *testing.B) {
 		body := sb.String()
 		b.StartTimer()
 		start := time.Now()
-		res := ingest(context.Background(), s, p, 24*time.Hour, strings.NewReader(body), false)
+		res := ingest(context.Background(), s, p, limits{maxLifetime: 24 * time.Hour, maxLines: DefaultMaxLines}, strings.NewReader(body), false)
 		b.ReportMetric(100000/time.Since(start).Seconds(), "tokens/s")
 		if res.Registered != 100000 {
 			b.Fatal(res.Errors[:1])

@@ -23,15 +23,34 @@ const Route = "/v1/tokens"
 // may publish there is NATS's to decide (account permissions).
 const Subject = "revocast.registry.tokens"
 
-// DefaultMaxBody bounds a registration body: 100k records fit easily.
-const DefaultMaxBody = 64 << 20
+// Defaults of Options.
+const (
+	// DefaultMaxBody bounds a registration body: 100k records fit easily.
+	DefaultMaxBody = 64 << 20
+	// DefaultMaxLines bounds the lines of one registration: short lines
+	// cost parsing and answering even when each is refused.
+	DefaultMaxLines = 500_000
+	// DefaultChunkTimeout is how long a flowing body may take for its next
+	// chunk of lines: the server's ReadTimeout.
+	DefaultChunkTimeout = 30 * time.Second
+)
+
+// answerSlack is how long after the last read deadline the answer may still
+// be written: the last chunks are stored first.
+const answerSlack = 30 * time.Second
 
 // Options configure the feed.
 type Options struct {
 	Auth             publisher.Authenticator
 	MaxBody          int64         // DefaultMaxBody when zero
+	MaxLines         int           // DefaultMaxLines when zero
 	MaxTokenLifetime time.Duration // expiries further away are refused
-	Log              zerolog.Logger
+	// ChunkTimeout (DefaultChunkTimeout when zero): after each chunk of
+	// about 1,000 lines the connection's read deadline is moved this far
+	// ahead, so a large body that keeps flowing is not cut by the server's
+	// ReadTimeout while a stalled one still is.
+	ChunkTimeout time.Duration
+	Log          zerolog.Logger
 	// Counted, when set, receives each request's registered and refused counts.
 	Counted func(registered, refused int)
 }
@@ -46,6 +65,12 @@ type Handler struct {
 func NewHandler(reg Registrar, opts Options) *Handler {
 	if opts.MaxBody == 0 {
 		opts.MaxBody = DefaultMaxBody
+	}
+	if opts.MaxLines == 0 {
+		opts.MaxLines = DefaultMaxLines
+	}
+	if opts.ChunkTimeout == 0 {
+		opts.ChunkTimeout = DefaultChunkTimeout
 	}
 	if opts.MaxTokenLifetime == 0 {
 		opts.MaxTokenLifetime = publisher.DefaultMaxTokenLifetime
@@ -97,8 +122,33 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := http.MaxBytesReader(w, r.Body, h.opts.MaxBody)
-	res := ingest(r.Context(), h.reg, p, h.opts.MaxTokenLifetime, body, single)
+	lim := h.limits()
+	lim.progress = h.extendDeadlines(w)
+	// Lines read in full are stored even when the client goes away (a read
+	// error cancels the request's context): Register bounds its own time.
+	res := ingest(context.WithoutCancel(r.Context()), h.reg, p, lim, body, single)
 	h.answer(w, res, p.String())
+}
+
+func (h *Handler) limits() limits {
+	return limits{maxLifetime: h.opts.MaxTokenLifetime, maxLines: h.opts.MaxLines}
+}
+
+// extendDeadlines returns what moves the connection's deadlines after each
+// chunk: reading may take ChunkTimeout more, the answer answerSlack after
+// that. It warns once when it cannot (a ResponseWriter that hides the
+// connection: a large body would be cut by the server's timeouts).
+func (h *Handler) extendDeadlines(w http.ResponseWriter) func() {
+	rc := http.NewResponseController(w)
+	warned := false // the parser's goroutine alone calls it
+	return func() {
+		read := time.Now().Add(h.opts.ChunkTimeout)
+		err := errors.Join(rc.SetReadDeadline(read), rc.SetWriteDeadline(read.Add(answerSlack)))
+		if err != nil && !warned {
+			warned = true
+			h.opts.Log.Warn().Err(err).Msg("cannot move a registration's deadlines: a large body may be cut by the server's timeouts")
+		}
+	}
 }
 
 func (h *Handler) answer(w http.ResponseWriter, res Result, who string) {
@@ -106,12 +156,16 @@ func (h *Handler) answer(w http.ResponseWriter, res Result, who string) {
 	if h.opts.Counted != nil {
 		h.opts.Counted(res.Registered, refused)
 	}
-	h.opts.Log.Info().Str("principal", who).Int("registered", res.Registered).Int("refused", refused).Msg("tokens registered")
+	ev := h.opts.Log.Info().Str("principal", who).Int("registered", res.Registered).Int("refused", refused)
+	if res.Error != "" {
+		ev = ev.Str("cut", res.Error).Int("last_stored_line", *res.LastStoredLine)
+	}
+	ev.Msg("tokens registered")
 	switch {
-	case res.Registered == 0 && refused > 0 && res.storeFailures == refused:
+	case res.Registered == 0 && refused > 0 && res.storeFailures == refused && (res.Error == "" || res.storeCut):
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusServiceUnavailable, res)
-	case res.Registered == 0 && refused > 0:
+	case res.Registered == 0 && (refused > 0 || res.Error != ""):
 		writeJSON(w, http.StatusBadRequest, res)
 	default:
 		writeJSON(w, http.StatusOK, res)
@@ -146,7 +200,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (*auth.Pr
 func (h *Handler) Serve(nc *nats.Conn) (*nats.Subscription, error) {
 	return nc.QueueSubscribe(Subject, "revocast-registry", func(m *nats.Msg) {
 		single := len(m.Data) > 0 && m.Data[0] == '{' && !containsNewlineRecord(m.Data)
-		res := ingest(context.Background(), h.reg, nil, h.opts.MaxTokenLifetime, bytesReader(m.Data), single)
+		res := ingest(context.Background(), h.reg, nil, h.limits(), bytesReader(m.Data), single)
 		h.answer(discard{}, res, "bus")
 		if m.Reply != "" {
 			b, _ := json.Marshal(res)

@@ -25,6 +25,7 @@ var testAuth = func() *auth.Store {
 	}
 	s, err := auth.NewStore(auth.Config{Credentials: []auth.Credential{
 		{Kind: auth.KindClient, ID: "issuer", SecretHash: h, Allow: []string{"register"}, Realms: []string{"saml1"}},
+		{Kind: auth.KindClient, ID: "issuer-b", SecretHash: h, Allow: []string{"register"}, Realms: []string{"saml2"}},
 		{Kind: auth.KindClient, ID: "revoker", SecretHash: h, Allow: []string{"rfc7009"}, Realms: []string{"*"}},
 	}})
 	if err != nil {
@@ -54,6 +55,12 @@ func post(t *testing.T, h http.Handler, ct, body, authz string) (int, Result, st
 	return w.Code, res, w.Body.String()
 }
 
+// jtiLine is a record of the JWT with issuer iss and JWT ID jti.
+func jtiLine(iss, jti, extra string) string {
+	exp := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	return fmt.Sprintf(`{"iss":%q,"jti":%q,"type":"access_token","realm":"saml1","username":"alice","client_id":"app","expires_at":%q%s}`, iss, jti, exp, extra)
+}
+
 func line(tok, extra string) string {
 	exp := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	return fmt.Sprintf(`{"token":%q,"type":"access_token","realm":"saml1","username":"alice","client_id":"app","expires_at":%q%s}`, tok, exp, extra)
@@ -66,7 +73,7 @@ func TestBadLinesAreReportedAndStoreNothing(t *testing.T) {
 	h := NewHandler(s, Options{Auth: testAuth, MaxTokenLifetime: 24 * time.Hour})
 	exp := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	bad := []struct{ line, want string }{
-		{`{"type":"access_token","realm":"saml1","username":"u","client_id":"c","expires_at":"` + exp + `"}`, "token or token_sha256 is required"},
+		{`{"type":"access_token","realm":"saml1","username":"u","client_id":"c","expires_at":"` + exp + `"}`, "token, token_sha256, or iss and jti is required"},
 		{`{"token":"x1","token_sha256":"` + events.TokenKey("x1").String() + `","type":"access_token","realm":"saml1","username":"u","client_id":"c","expires_at":"` + exp + `"}`, "not both"},
 		{strings.Replace(line("x2", ""), `"access_token"`, `"id_token"`, 1), "type must be access_token or refresh_token"},
 		{strings.Replace(line("x3", ""), `"username":"alice",`, ``, 1), "username is required"},
@@ -81,6 +88,14 @@ func TestBadLinesAreReportedAndStoreNothing(t *testing.T) {
 		{line("x12", `,"token_sha256x":"a"`), "unknown field"},
 		{`{"token_sha256":"abc","type":"access_token","realm":"saml1","username":"u","client_id":"c","expires_at":"` + exp + `"}`, "SHA-256"},
 		{line(strings.Repeat("y", MaxLineLen), ""), "line longer than 65536 bytes"},
+		{jtiLine("https://idp", "j1", `,"token":"x13"`), "give one of token, token_sha256, or iss and jti"},
+		{jtiLine("https://idp", "j2", `,"token_sha256":"`+events.TokenKey("x14").String()+`"`), "give one of token, token_sha256, or iss and jti"},
+		{strings.Replace(jtiLine("https://idp", "j3", ""), `"iss":"https://idp",`, ``, 1), "jti needs its iss"},
+		{strings.Replace(jtiLine("https://idp", "j4", ""), `"jti":"j4",`, ``, 1), "iss needs a jti"},
+		{jtiLine("", "j5", ""), "iss must be 1 to 1024 bytes"},
+		{jtiLine("https://idp", strings.Repeat("j", events.MaxNameLen+1), ""), "jti must be 1 to 1024 bytes"},
+		{strings.Replace(jtiLine("https://idp", "j7", ""), `"saml1"`, `"saml2"`, 1), "may not register tokens of realm [saml2]"},
+		{`{"token_sha256":"` + strings.Repeat("0", 64) + `","type":"access_token","realm":"saml1","username":"u","client_id":"c","expires_at":"` + exp + `"}`, "all zeros"},
 	}
 	var body strings.Builder
 	body.WriteString(line("good-1", "") + "\n")
@@ -98,18 +113,43 @@ func TestBadLinesAreReportedAndStoreNothing(t *testing.T) {
 			t.Errorf("line %d: %+v, want line %d saying %q", i+2, e, i+2, b.want)
 		}
 	}
-	for i := 1; i <= 12; i++ {
-		if got, _ := s.Lookup(context.Background(), events.TokenKey(fmt.Sprint("x", i))); got != nil {
+	for i := 1; i <= 14; i++ {
+		if got, _ := lookupOne(s, events.TokenKey(fmt.Sprint("x", i))); got != nil {
 			t.Errorf("x%d was stored from a rejected line", i)
 		}
 	}
+	for i := 1; i <= 7; i++ {
+		if got, _ := lookupOne(s, events.JTIKey("https://idp", fmt.Sprint("j", i))); got != nil {
+			t.Errorf("j%d was stored from a rejected line", i)
+		}
+	}
 	for _, tok := range []string{"good-1", "good-2"} {
-		if got, _ := s.Lookup(context.Background(), events.TokenKey(tok)); got == nil {
+		if got, _ := lookupOne(s, events.TokenKey(tok)); got == nil {
 			t.Errorf("%s not registered", tok)
 		}
 	}
 	if strings.Contains(raw, "good-1") || strings.Contains(raw, "x7") {
 		t.Error("a raw token is echoed in the answer")
+	}
+}
+
+// SEEN (R1): a realm-A registrant pre-registered a realm-B token's hash, and
+// B's issuer was refused (a conflict). Each realm's issuer registers its own
+// record of the token, and reads back its own.
+func TestAnotherRealmCannotSquatAToken(t *testing.T) {
+	s := openStore(t)
+	h := NewHandler(s, Options{Auth: testAuth, MaxTokenLifetime: 24 * time.Hour})
+	squat := strings.Replace(line("b-token", ""), `"alice"`, `"mallory"`, 1)
+	if code, res, raw := post(t, h, "application/x-ndjson", squat, basic("issuer")); code != 200 || res.Registered != 1 {
+		t.Fatalf("realm A's registration: %d %s", code, raw)
+	}
+	mine := strings.Replace(line("b-token", ""), `"saml1"`, `"saml2"`, 1)
+	if code, res, raw := post(t, h, "application/x-ndjson", mine, basic("issuer-b")); code != 200 || res.Registered != 1 {
+		t.Fatalf("realm B's issuer registering its own token: %d %s", code, raw)
+	}
+	got, err := lookupOne(s, events.TokenKey("b-token"), "saml2")
+	if err != nil || got == nil || got.User != "alice" || got.Realm != "saml2" {
+		t.Fatalf("realm B's record: %+v %v", got, err)
 	}
 }
 
@@ -136,7 +176,7 @@ func TestFeedAuthenticationAndFormats(t *testing.T) {
 	if code, res, raw := post(t, h, "application/x-ndjson", ln, basic("issuer")); code != 200 || res.Registered != 1 {
 		t.Errorf("by hash: %d %s", code, raw)
 	}
-	if got, _ := s.Lookup(context.Background(), events.TokenKey("by-hash")); got == nil || got.Parent != events.TokenKey("p") {
+	if got, _ := lookupOne(s, events.TokenKey("by-hash")); got == nil || got.Parent != events.TokenKey("p") {
 		t.Errorf("registered by hash: %+v", got)
 	}
 	// the same record twice in one request counts per line; a different one is refused
@@ -161,6 +201,9 @@ func TestBusSubject(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Unsubscribe()
+	if err := nc.Flush(); err != nil { // the server has the subscription before the request
+		t.Fatal(err)
+	}
 	client := natstest.Connect(t, ns)
 	msg, err := client.Request(Subject, []byte(line("bus-1", "")+"\n"+line("bus-2", "")+"\n{nope}"), 5*time.Second)
 	if err != nil {
@@ -170,16 +213,23 @@ func TestBusSubject(t *testing.T) {
 	if err := json.Unmarshal(msg.Data, &res); err != nil || res.Registered != 2 || len(res.Errors) != 1 {
 		t.Fatalf("bus answer %s", msg.Data)
 	}
-	if got, _ := s.Lookup(context.Background(), events.TokenKey("bus-2")); got == nil {
+	if got, _ := lookupOne(s, events.TokenKey("bus-2")); got == nil {
 		t.Fatal("not registered over the bus")
 	}
 }
 
-// fakeRegistrar registers everything, in memory.
-type fakeRegistrar struct{ n int }
+// fakeRegistrar registers everything, in memory (the fuzzer's store: the
+// real one is too slow for it).
+type fakeRegistrar struct{ n, biggest, malformed int }
 
 func (f *fakeRegistrar) Register(_ context.Context, recs []publisher.Record) []error {
 	f.n += len(recs)
+	f.biggest = max(f.biggest, len(recs))
+	for _, r := range recs {
+		if r.Sum.IsZero() || r.Realm == "" || r.User == "" || r.Client == "" || r.Parent == r.Sum || r.ExpiresAt.IsZero() {
+			f.malformed++
+		}
+	}
 	return make([]error, len(recs))
 }
 
@@ -187,23 +237,44 @@ func FuzzIngest(f *testing.F) {
 	f.Add([]byte(line("a", "")+"\n"+line("b", "")), false)
 	f.Add([]byte(`{"token":"x","type":"refresh_token"}`), true)
 	f.Add([]byte("\n\n{}\n"), false)
+	f.Add([]byte(line("a", "")+"\n"+line("a", "")+"\n"+strings.Replace(line("a", ""), "app", "other", 1)), false)
+	f.Add([]byte(strings.Repeat("{}\n", 60)), false) // over the fuzz line cap
+	f.Add([]byte(jtiLine("https://idp", "j", "")+"\n"+jtiLine("https://idp", "j", `,"parent":"r"`)), false)
+	f.Add([]byte(jtiLine("https://idp", "j", `,"token":"t"`)), true)
+	f.Add([]byte(`{"jti":"only","type":"access_token"}`), true)
 	p := auth.NewPrincipal(auth.KindClient, "fuzz", []string{"register"}, []string{"saml1"})
+	const maxLines = 50
 	f.Fuzz(func(t *testing.T, body []byte, single bool) {
 		fr := &fakeRegistrar{}
-		res := ingest(context.Background(), fr, p, time.Hour, strings.NewReader(string(body)), single)
+		res := ingest(context.Background(), fr, p, limits{maxLifetime: time.Hour, maxLines: maxLines}, strings.NewReader(string(body)), single)
 		if res.Registered < fr.n {
 			t.Fatalf("registered %d but stored %d", res.Registered, fr.n)
 		}
+		if fr.malformed > 0 {
+			t.Fatalf("%d malformed records reached the store", fr.malformed)
+		}
+		if fr.biggest > chunkLines {
+			t.Fatalf("a Register call of %d records", fr.biggest)
+		}
+		prev := 0
 		for _, e := range res.Errors {
-			if e.Line < 1 || e.Error == "" {
-				t.Fatalf("bad error entry %+v", e)
+			if e.Line <= prev || e.Line > maxLines || e.Error == "" {
+				t.Fatalf("bad error entry %+v after line %d", e, prev)
 			}
+			prev = e.Line
+		}
+		if handled := res.Registered + len(res.Errors) + res.ErrorsOmitted; handled > maxLines {
+			t.Fatalf("%d lines accounted for, the cap is %d", handled, maxLines)
+		}
+		if (res.Error != "") != (res.LastStoredLine != nil) || res.LastStoredLine != nil && *res.LastStoredLine > maxLines {
+			t.Fatalf("cut %q, last stored line %v, %d registered", res.Error, res.LastStoredLine, res.Registered)
 		}
 	})
 }
 
 // A chunked body over the limit (no Content-Length to refuse it up front):
-// the lines read are registered, the cut is reported as the input's fault.
+// the lines read are registered, the cut is reported as the input's fault,
+// naming the last line stored.
 func TestBodyOverTheLimitIsTheInputsFault(t *testing.T) {
 	s := openStore(t)
 	h := NewHandler(s, Options{Auth: testAuth, MaxTokenLifetime: 24 * time.Hour, MaxBody: 4096})
@@ -219,7 +290,9 @@ func TestBodyOverTheLimitIsTheInputsFault(t *testing.T) {
 	h.ServeHTTP(w, r)
 	var res Result
 	_ = json.Unmarshal(w.Body.Bytes(), &res)
-	if w.Code != 200 || res.Registered == 0 || len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Error, "larger than 4096 bytes") {
+	if w.Code != 200 || res.Registered == 0 || len(res.Errors) != 0 || !strings.Contains(res.Error, "larger than 4096 bytes") ||
+		res.LastStoredLine == nil || *res.LastStoredLine != res.Registered ||
+		!strings.Contains(res.Error, fmt.Sprintf("nothing from line %d on was read", res.Registered+1)) {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
 }

@@ -1,16 +1,13 @@
 package registry
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"sort"
 	"time"
 
+	"github.com/revocast/revocast/events"
 	"github.com/revocast/revocast/publisher"
 	"github.com/revocast/revocast/publisher/auth"
 )
@@ -34,182 +31,148 @@ type Result struct {
 	Errors     []LineError `json:"errors,omitempty"`
 	// ErrorsOmitted counts errors beyond the first maxReportedErrors.
 	ErrorsOmitted int `json:"errors_omitted,omitempty"`
+	// Error says why the body was not read to its end: a read error, the
+	// size limit, a timeout, the line cap, or a store failing a whole chunk. LastStoredLine then names the
+	// last line whose record was stored (0: none): every line before the cut
+	// is stored or listed in Errors, nothing after it was read, so the
+	// issuer resumes with the line after LastStoredLine.
+	Error          string `json:"error,omitempty"`
+	LastStoredLine *int   `json:"last_stored_line,omitempty"`
 	// storeFailures counts lines that failed for the store's sake (not the input's).
 	storeFailures int
+	storeCut      bool // the body was cut because the store failed
+	lastStored    int
 }
 
 const (
 	maxReportedErrors = 1000
-	chunkSize         = 10_000
+	// chunkLines is how many lines are parsed, then stored, at a time: the
+	// feed holds at most three chunks (one being parsed, one waiting, one
+	// being stored) whatever the body's size.
+	chunkLines = 1000
 )
 
-func (r *Result) fail(line int, err error) {
-	if !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrConflict) {
-		r.storeFailures++
-	}
-	if len(r.Errors) >= maxReportedErrors+1 { // one more than shown, so the merge knows to cut
-		r.ErrorsOmitted++
-		return
-	}
-	r.Errors = append(r.Errors, LineError{Line: line, Error: err.Error()})
-}
-
-// chunk is up to chunkSize valid records, with their line numbers, and the
-// identical repeats (by token) seen since the previous chunk.
-type chunk struct {
-	recs  []publisher.Record
-	lines []int
-	dups  map[[32]byte]int
-}
-
-// parser validates lines into chunks; its errors are about the input.
-type parser struct {
-	principal   *auth.Principal // nil: a trusted issuer on the bus, every realm
-	maxLifetime time.Duration
-	now         time.Time
-	res         Result
-	seen        map[[32]byte]publisher.Record
-	cur         *chunk
-	out         chan<- *chunk
+// limits bound one registration.
+type limits struct {
+	maxLifetime time.Duration // expiries further away are refused
+	maxLines    int           // lines per request; more cut the body
+	// progress, when set, is called after each chunk is handed on, before
+	// reading resumes (the handler moves the connection's read deadline).
+	progress func()
 }
 
 // ingest registers every record of body: NDJSON lines, or (whole) one JSON
 // object when single is set. Bad lines are reported and store nothing; good
-// lines are registered. Parsing the next chunk overlaps registering the
-// previous one, so the two cores share the work.
-func ingest(ctx context.Context, reg Registrar, p *auth.Principal, maxLifetime time.Duration, body io.Reader, single bool) Result {
+// lines are registered, chunk by chunk, so memory does not grow with the
+// body. Parsing the next chunk overlaps registering the previous one, so
+// two cores share the work.
+//
+// A record repeated identically within a chunk is stored once and counted
+// per line; across chunks the store's first-registration-wins claim
+// decides (an identical record again is success, another is a conflict).
+func ingest(ctx context.Context, reg Registrar, p *auth.Principal, lim limits, body io.Reader, single bool) Result {
 	chunks := make(chan *chunk, 1)
-	ps := &parser{principal: p, maxLifetime: maxLifetime, now: time.Now(), seen: map[[32]byte]publisher.Record{}, out: chunks}
+	ps := &parser{principal: p, lim: lim, now: time.Now(), out: chunks}
 	go func() {
 		defer close(chunks)
 		ps.parse(body, single)
 	}()
 	var res Result
-	registered := map[[32]byte]bool{}
+	var failed error // the store failed a whole chunk: the rest is not stored
 	for c := range chunks {
-		errs := reg.Register(ctx, c.recs)
-		for i, err := range errs {
-			if err != nil {
-				res.fail(c.lines[i], err)
-				continue
+		errs := make([]error, len(c.recs))
+		switch {
+		case failed != nil: // read before the parser saw the stop
+			for i := range errs {
+				errs[i] = fmt.Errorf("not stored: %w", failed)
 			}
-			res.Registered++
-			registered[c.recs[i].Sum] = true
-		}
-		for sum, n := range c.dups {
-			if registered[sum] {
-				res.Registered += n
+		case len(c.recs) > 0:
+			errs = reg.Register(ctx, c.recs)
+			if err := storeFailedAll(errs); err != nil {
+				failed = err
+				ps.stop.Store(true)
 			}
 		}
+		res.add(c, errs)
 	}
-	// The parser is done (chunks is closed): merge its errors, in line order.
-	res.storeFailures += ps.res.storeFailures
-	res.ErrorsOmitted += ps.res.ErrorsOmitted
-	res.Errors = append(res.Errors, ps.res.Errors...)
-	sort.Slice(res.Errors, func(i, j int) bool { return res.Errors[i].Line < res.Errors[j].Line })
-	if len(res.Errors) > maxReportedErrors {
-		res.ErrorsOmitted += len(res.Errors) - maxReportedErrors
-		res.Errors = res.Errors[:maxReportedErrors]
-	}
+	res.storeCut = failed != nil
 	return res
 }
 
-func (ps *parser) parse(body io.Reader, single bool) {
-	ps.cur = &chunk{dups: map[[32]byte]int{}}
-	defer ps.flush()
-	if single {
-		b, err := io.ReadAll(io.LimitReader(body, MaxLineLen+1))
+// storeFailedAll returns a store error when every record of a chunk failed
+// for the store's sake (not the input's): the store is down or failing, and
+// a big body would otherwise take a store timeout per chunk to say so.
+func storeFailedAll(errs []error) error {
+	for _, err := range errs {
+		if err == nil || errors.Is(err, ErrInvalid) || errors.Is(err, ErrConflict) {
+			return nil
+		}
+	}
+	return errs[0]
+}
+
+// add accounts for a stored chunk, line by line: each record's outcome
+// (errs, from the store), the parser's errors, and repeats sharing their
+// first line's outcome.
+func (res *Result) add(c *chunk, errs []error) {
+	for _, it := range c.items {
 		switch {
-		case err != nil:
-			ps.res.fail(1, fmt.Errorf("could not read the body: %w", err))
-		case len(b) > MaxLineLen:
-			ps.res.fail(1, invalid("record longer than %d bytes", MaxLineLen))
+		case it.err != nil:
+			res.fail(it.line, it.err)
+		case errs[it.rec] != nil && it.repeat:
+			res.fail(it.line, fmt.Errorf("%w (as line %d)", errs[it.rec], c.lines[it.rec]))
+		case errs[it.rec] != nil:
+			res.fail(it.line, errs[it.rec])
 		default:
-			ps.line(1, b)
+			res.stored(it.line)
 		}
-		return
 	}
-	br := bufio.NewReaderSize(body, 64<<10)
-	for n := 1; ; n++ {
-		line, tooLong, err := readLine(br)
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) { // the line was cut: none of it is used
-			ps.res.fail(n, invalid("the body is larger than %d bytes: nothing from line %d on was read", tooBig.Limit, n))
-			return
-		}
-		if tooLong {
-			ps.res.fail(n, invalid("line longer than %d bytes", MaxLineLen))
-		} else if len(bytes.TrimSpace(line)) > 0 {
-			ps.line(n, line)
-		}
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				ps.res.fail(n, fmt.Errorf("could not read the body: %w", err))
-			}
-			return
-		}
+	if c.cut != nil {
+		last := res.lastStored
+		res.Error, res.LastStoredLine = c.cut.Error(), &last
 	}
 }
 
-// readLine reads one line of at most MaxLineLen bytes (without its line
-// ending); a longer one is consumed and reported as tooLong. A read error
-// comes with the data read before it, so a line cut by the body's size limit
-// is known to be cut.
-func readLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
-	for {
-		part, err := br.ReadSlice('\n')
-		if !tooLong {
-			line = append(line, part...)
-			if len(line) > MaxLineLen+2 {
-				tooLong, line = true, nil
-			}
-		}
-		if errors.Is(err, bufio.ErrBufferFull) {
-			continue
-		}
-		line = bytes.TrimRight(line, "\r\n")
-		if len(line) > MaxLineLen {
-			tooLong, line = true, nil
-		}
-		return line, tooLong, err
-	}
+func (res *Result) stored(line int) {
+	res.Registered++
+	res.lastStored = max(res.lastStored, line)
 }
 
-func (ps *parser) line(n int, b []byte) {
-	inp, err := ParseInput(b)
-	if err != nil {
-		ps.res.fail(n, err)
+func (res *Result) fail(line int, err error) {
+	if !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrConflict) {
+		res.storeFailures++
+	}
+	if len(res.Errors) >= maxReportedErrors {
+		res.ErrorsOmitted++
 		return
 	}
-	r, err := inp.Validate(ps.now, ps.maxLifetime)
-	if err != nil {
-		ps.res.fail(n, err)
-		return
-	}
-	if ps.principal != nil && !ps.principal.InRealm(r.Realm) {
-		ps.res.fail(n, invalid("%s may not register tokens of realm [%s]", ps.principal, r.Realm))
-		return
-	}
-	if prev, dup := ps.seen[r.Sum]; dup {
-		if !sameRecord(&prev, &r) {
-			ps.res.fail(n, fmt.Errorf("%w (an earlier line of this request)", ErrConflict))
-		} else {
-			ps.cur.dups[r.Sum]++ // the same record again: counted with the first, if it registers
-		}
-		return
-	}
-	ps.seen[r.Sum] = r
-	ps.cur.recs = append(ps.cur.recs, r)
-	ps.cur.lines = append(ps.cur.lines, n)
-	if len(ps.cur.recs) >= chunkSize {
-		ps.flush()
-	}
+	res.Errors = append(res.Errors, LineError{Line: line, Error: err.Error()})
 }
 
-func (ps *parser) flush() {
-	if len(ps.cur.recs) == 0 && len(ps.cur.dups) == 0 {
-		return
-	}
-	ps.out <- ps.cur
-	ps.cur = &chunk{dups: map[[32]byte]int{}}
+// chunk is up to chunkLines lines: their valid records and what became
+// of each non-blank line, in order.
+type chunk struct {
+	recs  []publisher.Record
+	lines []int // the line of each record
+	items []item
+	first map[recordID]int // record → its index in recs
+	read  int              // lines read into this chunk
+	cut   error            // the body ended here, not at its end
 }
+
+// item is one non-blank line: refused by the parser (err), or recs[rec]
+// (repeat: an identical repeat of that record's line).
+type item struct {
+	line   int
+	rec    int
+	repeat bool
+	err    error
+}
+
+// recordID is a record's identity: the realm is part of it.
+type recordID struct {
+	realm string
+	sum   events.Sum
+}
+
+func newChunk() *chunk { return &chunk{first: make(map[recordID]int)} }

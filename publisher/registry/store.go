@@ -81,64 +81,11 @@ func Open(ctx context.Context, nc *nats.Conn, o StoreOptions) (*Store, error) {
 // Close releases the store's subscription.
 func (s *Store) Close() { s.pipe.Close() }
 
-// Lookup implements publisher.Registry.
-func (s *Store) Lookup(ctx context.Context, sum events.Sum) (*publisher.Record, error) {
-	e, err := s.kv.Get(ctx, recordKey(sum))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("registry lookup: %w", err)
-	}
-	r, err := decode(e.Value())
-	if err != nil || !r.ExpiresAt.After(time.Now()) {
-		return nil, nil // an unreadable or expired record is no record
-	}
-	return &r, nil
-}
-
-// Find implements publisher.Registry: a filtered watch delivers every index
-// entry of the scope, then nil. A token registered twice (identically) is
-// in two entries: it is returned once.
-func (s *Store) Find(ctx context.Context, sc publisher.Scope) ([]publisher.Record, error) {
-	w, err := s.kv.Watch(ctx, scopeFilter(sc), jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, fmt.Errorf("registry find: %w", err)
-	}
-	defer func() { _ = w.Stop() }()
-	now := time.Now()
-	var out []publisher.Record
-	seen := map[events.Sum]bool{}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("registry find: %w", ctx.Err())
-		case e, ok := <-w.Updates():
-			if !ok {
-				return nil, errors.New("registry find: watcher closed")
-			}
-			if e == nil {
-				return out, nil // every current value delivered
-			}
-			recs, err := decodeBatch(e.Value())
-			if err != nil {
-				continue
-			}
-			for i := range recs {
-				r := &recs[i]
-				if r.ExpiresAt.After(now) && inScope(r, sc) && !seen[r.Sum] {
-					seen[r.Sum] = true
-					out = append(out, *r)
-				}
-			}
-		}
-	}
-}
-
 // Register stores records and returns, per record, nil or why it was not
-// registered. Each record is all or nothing: its record key is claimed
-// first (the first registration of a token wins; registering identical
-// details again is fine), then it is written to an index entry of its scope
+// registered. Each record is all or nothing: its record key (its realm's
+// and its token's) is claimed first (the first registration of a token in
+// a realm wins; registering identical details again is fine; another
+// realm's record of the same token is another record), then it is written to an index entry of its scope
 // (one entry holds up to maxIndexBatch records registered together); a
 // claim whose index entry cannot be written is rolled back.
 func (s *Store) Register(ctx context.Context, recs []publisher.Record) []error {
@@ -148,7 +95,7 @@ func (s *Store) Register(ctx context.Context, recs []publisher.Record) []error {
 	now := time.Now()
 	claims := make([]*nats.Msg, len(recs))
 	for i := range recs {
-		claims[i] = s.msg(recordKey(recs[i].Sum), encode(&recs[i]), recs[i].ExpiresAt, now, "0")
+		claims[i] = s.msg(recordKey(&recs[i]), encode(&recs[i]), recs[i].ExpiresAt, now, "0")
 	}
 	acks := s.pipe.PublishAll(ctx, claims)
 	fresh := make([]bool, len(recs))
@@ -186,7 +133,7 @@ func (s *Store) Register(ctx context.Context, recs []publisher.Record) []error {
 		for _, i := range groups[g] {
 			errs[i] = fmt.Errorf("could not store the index: %w", a.Err)
 			if fresh[i] {
-				_ = s.kv.Delete(context.WithoutCancel(ctx), recordKey(recs[i].Sum))
+				_ = s.kv.Delete(context.WithoutCancel(ctx), recordKey(&recs[i]))
 			}
 		}
 	}
@@ -217,7 +164,7 @@ func groupByScope(recs []publisher.Record, idx []int) [][]int {
 // (the server removes it within a second) is replaced; anything else is a
 // conflict.
 func (s *Store) reclaim(ctx context.Context, r *publisher.Record, now time.Time) error {
-	last, err := s.stream.GetLastMsgForSubject(ctx, s.prefix+recordKey(r.Sum))
+	last, err := s.stream.GetLastMsgForSubject(ctx, s.prefix+recordKey(r))
 	if err != nil {
 		return fmt.Errorf("could not read the existing record: %w", err)
 	}
@@ -230,7 +177,7 @@ func (s *Store) reclaim(ctx context.Context, r *publisher.Record, now time.Time)
 			return ErrConflict
 		}
 	}
-	m := s.msg(recordKey(r.Sum), encode(r), r.ExpiresAt, now, strconv.FormatUint(last.Sequence, 10))
+	m := s.msg(recordKey(r), encode(r), r.ExpiresAt, now, strconv.FormatUint(last.Sequence, 10))
 	if a := s.pipe.PublishAll(ctx, []*nats.Msg{m}); a[0].Err != nil {
 		if isWrongLastSeq(a[0].Err) {
 			return ErrConflict
@@ -252,10 +199,11 @@ func (s *Store) msg(key string, data []byte, exp, now time.Time, expectSeq strin
 
 func isWrongLastSeq(err error) bool {
 	var ae *jetstream.APIError
-	return errors.As(err, &ae) && (ae.ErrorCode == 10071 || ae.ErrorCode == 10164)
+	return errors.As(err, &ae) && (ae.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		ae.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) // the latter on replicated streams
 }
 
 func sameRecord(a, b *publisher.Record) bool {
-	return a.Sum == b.Sum && a.Type == b.Type && a.Realm == b.Realm && a.User == b.User && a.Client == b.Client &&
-		a.Parent == b.Parent && a.ExpiresAt.Equal(b.ExpiresAt)
+	return a.Sum == b.Sum && a.JTI == b.JTI && a.Type == b.Type && a.Realm == b.Realm && a.User == b.User &&
+		a.Client == b.Client && a.Parent == b.Parent && a.ExpiresAt.Equal(b.ExpiresAt)
 }

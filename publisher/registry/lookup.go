@@ -1,0 +1,175 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/revocast/revocast/events"
+	"github.com/revocast/revocast/publisher"
+)
+
+// Bounds of one Lookup.
+const (
+	maxLookupRealms  = 64 // realms named in one scoped Lookup
+	maxLookupRecords = 64 // records one cross-realm Lookup returns
+)
+
+// Lookup implements publisher.Registry. Named realms are read with one
+// get each (the fast path: about 70 µs here); no realms lists the token's
+// records in every realm with a filtered watch (t.*.<token>), which creates
+// and deletes a consumer on the server: 0.9 ms on a bucket of 10,000
+// tokens, 1.9 ms at 100,000 (BenchmarkLookup).
+//
+// Migration: versions before realm-scoped records kept one record per token
+// at t.<token>. Such a record is still read, as its realm's record when that
+// realm has none of its own, so a token registered before an upgrade keeps
+// its details until it expires (at most --max-token-lifetime later). The
+// fallback read can go once every front has run this version that long.
+func (s *Store) Lookup(ctx context.Context, sum events.Sum, realms []string) ([]publisher.Record, error) {
+	if len(realms) == 0 {
+		return s.lookupEverywhere(ctx, sum)
+	}
+	if len(realms) > maxLookupRealms {
+		return nil, fmt.Errorf("registry lookup: %d realms, at most %d", len(realms), maxLookupRealms)
+	}
+	now := time.Now()
+	var out []publisher.Record
+	missing := map[string]bool{}
+	for _, realm := range realms {
+		if missing[realm] || hasRealm(out, realm) {
+			continue // named twice
+		}
+		r, err := s.get(ctx, realmRecordKey(realm, sum))
+		if err != nil {
+			return nil, err
+		}
+		if r != nil && r.Realm == realm && r.ExpiresAt.After(now) { // the key's hash is only 128 bits
+			out = append(out, *r)
+		} else {
+			missing[realm] = true
+		}
+	}
+	if len(missing) > 0 {
+		r, err := s.get(ctx, legacyRecordKey(sum))
+		if err != nil {
+			return nil, err
+		}
+		if r != nil && missing[r.Realm] && r.ExpiresAt.After(now) {
+			out = append(out, *r)
+		}
+	}
+	return out, nil
+}
+
+// get reads one record; nil when there is none or it is unreadable.
+func (s *Store) get(ctx context.Context, key string) (*publisher.Record, error) {
+	e, err := s.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("registry lookup: %w", err)
+	}
+	r, err := decode(e.Value())
+	if err != nil {
+		return nil, nil // an unreadable record is no record
+	}
+	return &r, nil
+}
+
+// lookupEverywhere returns the live records of a token in every realm, in
+// registration order, at most maxLookupRecords; a legacy record only for a
+// realm without a record of its own. The legacy key is read apart: a watch
+// with two filters cost the server a scan of the whole bucket (measured:
+// 216 ms at 100,000 tokens, against 2 ms for one filter).
+func (s *Store) lookupEverywhere(ctx context.Context, sum events.Sum) ([]publisher.Record, error) {
+	w, err := s.kv.Watch(ctx, anyRealmKey(sum), jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("registry lookup: %w", err)
+	}
+	defer func() { _ = w.Stop() }()
+	now := time.Now()
+	var out []publisher.Record
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("registry lookup: %w", ctx.Err())
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, errors.New("registry lookup: watcher closed")
+			}
+			if e == nil { // every current record delivered
+				return s.withLegacy(ctx, out, sum, now)
+			}
+			r, err := decode(e.Value())
+			if err == nil && r.Sum == sum && r.ExpiresAt.After(now) && e.Key() == realmRecordKey(r.Realm, sum) &&
+				len(out) < maxLookupRecords { // (every record is read, so the watcher never blocks)
+				out = append(out, r)
+			}
+		}
+	}
+}
+
+// withLegacy adds the token's legacy record when its realm has no record of
+// its own.
+func (s *Store) withLegacy(ctx context.Context, out []publisher.Record, sum events.Sum, now time.Time) ([]publisher.Record, error) {
+	r, err := s.get(ctx, legacyRecordKey(sum))
+	if err != nil {
+		return nil, err
+	}
+	if r != nil && r.Sum == sum && r.ExpiresAt.After(now) && !hasRealm(out, r.Realm) && len(out) < maxLookupRecords {
+		out = append(out, *r)
+	}
+	return out, nil
+}
+
+func hasRealm(recs []publisher.Record, realm string) bool {
+	for i := range recs {
+		if recs[i].Realm == realm {
+			return true
+		}
+	}
+	return false
+}
+
+// Find implements publisher.Registry: a filtered watch delivers every index
+// entry of the scope, then nil. A token registered twice (identically) is
+// in two entries: it is returned once.
+func (s *Store) Find(ctx context.Context, sc publisher.Scope) ([]publisher.Record, error) {
+	w, err := s.kv.Watch(ctx, scopeFilter(sc), jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("registry find: %w", err)
+	}
+	defer func() { _ = w.Stop() }()
+	now := time.Now()
+	var out []publisher.Record
+	seen := map[events.Sum]bool{}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("registry find: %w", ctx.Err())
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, errors.New("registry find: watcher closed")
+			}
+			if e == nil {
+				return out, nil // every current value delivered
+			}
+			recs, err := decodeBatch(e.Value())
+			if err != nil {
+				continue
+			}
+			for i := range recs {
+				r := &recs[i]
+				if r.ExpiresAt.After(now) && inScope(r, sc) && !seen[r.Sum] {
+					seen[r.Sum] = true
+					out = append(out, *r)
+				}
+			}
+		}
+	}
+}
