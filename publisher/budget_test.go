@@ -113,6 +113,10 @@ func TestBudgetForgetsExpiredMarks(t *testing.T) {
 	if _, err := revokeTokens(core, su, "A", 0, 1); !errors.Is(err, ErrOverBudget) {
 		t.Fatalf("quota of 1 with one live: %v", err)
 	}
+	natstest.Eventually(t, 5*time.Second, "the mark to be counted", func() bool {
+		tokens, _ := b.Live()
+		return tokens == 1
+	})
 	natstest.Eventually(t, 5*time.Second, "the expired mark to leave the count", func() bool {
 		tokens, _ := b.Live()
 		return tokens == 0

@@ -79,42 +79,6 @@ func NewCore(cfg Config, store Store, tracker *Tracker, log zerolog.Logger, metr
 	return &Core{cfg: cfg, store: store, tracker: tracker, log: log, metrics: metrics}
 }
 
-// authorize checks that the principal may use the request's format and act
-// in every realm the request reaches: each token's realm (an unknown realm
-// needs every realm), each rule's realm (a user in every realm needs every
-// realm), and the realm the request names.
-func (c *Core) authorize(req *Request, targets []target, rules []events.Rule) error {
-	p := req.Principal
-	if p == nil {
-		return &ForbiddenError{Op: req.Op}
-	}
-	if !p.Can(req.Op) {
-		return &ForbiddenError{Principal: p, Op: req.Op}
-	}
-	need := func(realm string) error {
-		if p.InRealm(realm) {
-			return nil
-		}
-		return &ForbiddenError{Principal: p, Realm: realm, AllRealms: realm == ""}
-	}
-	if req.Realm != "" {
-		if err := need(req.Realm); err != nil {
-			return err
-		}
-	}
-	for _, t := range targets {
-		if err := need(t.realm); err != nil {
-			return err
-		}
-	}
-	for _, r := range rules {
-		if err := need(r.Realm); err != nil { // ScopeUser has no realm: it needs every realm
-			return err
-		}
-	}
-	return nil
-}
-
 // Revoke stores the revocations req asks for, waits for the live sidecars'
 // confirmations, and returns the counts and failures. It returns an error
 // wrapping ErrUnavailable when nothing could be stored: then nothing is
@@ -128,6 +92,9 @@ func (c *Core) Revoke(ctx context.Context, req Request) (Result, error) {
 	if err := req.Validate(); err != nil {
 		return Result{}, err
 	}
+	if err := preauthorize(&req); err != nil {
+		return Result{}, err
+	}
 	start := c.cfg.Now()
 	res := Result{RequestID: nuid.Next()}
 	targets, rules, notFound, err := c.plan(ctx, &req, start)
@@ -135,7 +102,7 @@ func (c *Core) Revoke(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if err := c.authorize(&req, targets, rules); err != nil {
+	if err := authorize(&req, targets, rules); err != nil {
 		return Result{}, err
 	}
 	if notFound {

@@ -21,7 +21,8 @@ type target struct {
 }
 
 func fromRecord(r *Record) target {
-	return target{sum: r.Sum, tokenType: r.Type, expiresAt: r.ExpiresAt.Add(ExpiryLeeway), realm: r.Realm, user: r.User, client: r.Client}
+	return target{sum: r.Sum, tokenType: r.Type, expiresAt: r.ExpiresAt.Add(ExpiryLeeway), realm: r.Realm, user: r.User,
+		client: r.Client, jti: r.JTI}
 }
 
 // plan returns the tokens and rules a request revokes, or notFound when an
@@ -33,20 +34,9 @@ func (c *Core) plan(ctx context.Context, req *Request, now time.Time) ([]target,
 	if req.Token == nil {
 		return c.planScope(ctx, req)
 	}
-	var rec *Record
-	if c.cfg.Registry != nil {
-		// Minimal adaptation to realm-scoped records (to be restructured):
-		// the request's realm when it names one, else every realm's
-		// records, of which pickRecord chooses one.
-		var realms []string
-		if req.Realm != "" {
-			realms = []string{req.Realm}
-		}
-		recs, err := c.cfg.Registry.Lookup(ctx, req.Token.Sum, realms)
-		if err != nil {
-			return nil, nil, false, fmt.Errorf("%w: token registry: %w", ErrUnavailable, err)
-		}
-		rec = pickRecord(recs, req)
+	rec, err := c.lookup(ctx, req)
+	if err != nil {
+		return nil, nil, false, err
 	}
 	if rec == nil && c.cfg.Registry != nil && c.cfg.Mode == Authoritative {
 		return nil, nil, true, nil
@@ -55,6 +45,9 @@ func (c *Core) plan(ctx context.Context, req *Request, now time.Time) ([]target,
 		return nil, nil, false, fmt.Errorf("%w: token registered to another client", ErrWrongClient)
 	}
 	main := c.tokenTarget(req, rec, now)
+	if err := need(req.Principal, main.realm); err != nil {
+		return nil, nil, false, err // before related tokens are read in its realm
+	}
 	targets := []target{main}
 	for _, a := range req.Aliases {
 		if a.Sum != main.sum {
@@ -75,28 +68,43 @@ func (c *Core) plan(ctx context.Context, req *Request, now time.Time) ([]target,
 	return targets, rules, false, nil
 }
 
-// pickRecord chooses among a token's records in several realms (minimal
-// adaptation, to be restructured): one in a realm the principal may act in
-// (so another realm's record of the token never blocks this realm's
-// admins), then one issued to the asking client, else the first.
-func pickRecord(recs []Record, req *Request) *Record {
-	best, bestScore := -1, -1
+// lookup returns the registry's record of the request's token, read only in
+// the realms the principal may act in (a JWS registered before schema 2
+// under its legacy key is found by that key), or nil.
+func (c *Core) lookup(ctx context.Context, req *Request) (*Record, error) {
+	realms := lookupRealms(req)
+	if c.cfg.Registry == nil || (realms != nil && len(realms) == 0) {
+		return nil, nil
+	}
+	for _, sum := range []events.Sum{req.Token.Sum, req.Token.Legacy} {
+		if sum.IsZero() {
+			continue
+		}
+		recs, err := c.cfg.Registry.Lookup(ctx, sum, realms)
+		if err != nil {
+			return nil, fmt.Errorf("%w: token registry: %w", ErrUnavailable, err)
+		}
+		if rec := pickRecord(recs, req.Client); rec != nil {
+			rec.Sum = req.Token.Sum // a legacy record is revoked under the token's key
+			return rec, nil
+		}
+	}
+	return nil, nil
+}
+
+// pickRecord chooses among a token's records in several realms (all of
+// them realms the principal may act in): one issued to the asking client,
+// else the first.
+func pickRecord(recs []Record, client string) *Record {
 	for i := range recs {
-		score := 0
-		if req.Principal != nil && req.Principal.InRealm(recs[i].Realm) {
-			score += 2
-		}
-		if recs[i].Client == req.Client {
-			score++
-		}
-		if score > bestScore {
-			best, bestScore = i, score
+		if recs[i].Client == client {
+			return &recs[i]
 		}
 	}
-	if best < 0 {
-		return nil
+	if len(recs) > 0 {
+		return &recs[0]
 	}
-	return &recs[best]
+	return nil
 }
 
 // tokenTarget describes the request's token: from the registry when it

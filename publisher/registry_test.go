@@ -175,16 +175,72 @@ func TestRegistryCountsAndAuthoritativeMode(t *testing.T) {
 	}
 }
 
-// The registry's realm is the token's realm for authorization.
-func TestRegistryRealmAuthorizes(t *testing.T) {
+// Seen (R2): a realm-A principal asking to revoke realm B made the front
+// read realm B's registry entries before answering 403, and RFC 7009 told a
+// realm-A client that a realm-B token is registered. Authorization now
+// comes before any read, the registry is read only in the principal's
+// realms, and a token registered in another realm is answered exactly as
+// an unknown one.
+func TestAuthorizationBeforeAnyRegistryRead(t *testing.T) {
 	limited := auth.NewPrincipal(auth.KindClient, "app", []string{"*"}, []string{"saml2"})
+	reg := &spyRegistry{memRegistry: fixture()}
 	st := &memStore{}
-	tok := RefFromSum(events.TokenKey("a1")) // registered in saml1
-	_, err := registryCore(fixture(), Advisory, st).Revoke(context.Background(), Request{Op: auth.OpRFC7009, Principal: limited, Token: &tok})
-	var fe *ForbiddenError
-	if !errors.As(err, &fe) || fe.Realm != "saml1" || len(st.appended) != 0 {
-		t.Fatalf("err = %v, appended %d", err, len(st.appended))
+	core := registryCore(reg, Advisory, st)
+	ctx := context.Background()
+
+	_, err := core.Revoke(ctx, Request{Op: auth.OpElasticsearch, Principal: limited, Realm: "saml1"})
+	if !errors.Is(err, ErrForbidden) || len(reg.reads) != 0 {
+		t.Fatalf("revoking another realm: %v after reading %v", err, reg.reads)
 	}
+	_, err = core.Revoke(ctx, Request{Op: auth.OpElasticsearch, Principal: limited, User: "alice"})
+	if !errors.Is(err, ErrForbidden) || len(reg.reads) != 0 {
+		t.Fatalf("revoking a user in every realm: %v after reading %v", err, reg.reads)
+	}
+
+	registered := RefFromSum(events.TokenKey("a1")) // registered in saml1
+	unknown := RefFromSum(events.TokenKey("never-registered"))
+	_, errRegistered := core.Revoke(ctx, Request{Op: auth.OpRFC7009, Principal: limited, Token: &registered, OwnedByClient: true, Client: "app"})
+	_, errUnknown := core.Revoke(ctx, Request{Op: auth.OpRFC7009, Principal: limited, Token: &unknown, OwnedByClient: true, Client: "app"})
+	if errRegistered == nil || errUnknown == nil || errRegistered.Error() != errUnknown.Error() {
+		t.Fatalf("a realm-B token and an unknown one are told apart: %v / %v", errRegistered, errUnknown)
+	}
+	for _, r := range reg.reads {
+		if r != "saml2" {
+			t.Fatalf("the registry was read in %q", r)
+		}
+	}
+	if len(st.appended) != 0 {
+		t.Fatalf("%d events stored", len(st.appended))
+	}
+	// In its own realm the same principal finds its tokens.
+	own := RefFromSum(events.TokenKey("z1")) // saml2
+	res, err := core.Revoke(ctx, Request{Op: auth.OpRFC7009, Principal: limited, Token: &own, OwnedByClient: true, Client: "app"})
+	if err != nil || res.Invalidated != 1 {
+		t.Fatalf("own realm: %+v %v", res, err)
+	}
+}
+
+// spyRegistry records the realms each read touched ("*" for every realm).
+type spyRegistry struct {
+	*memRegistry
+	reads []string
+}
+
+func (s *spyRegistry) Lookup(ctx context.Context, sum events.Sum, realms []string) ([]Record, error) {
+	if realms == nil {
+		s.reads = append(s.reads, "*")
+	}
+	s.reads = append(s.reads, realms...)
+	return s.memRegistry.Lookup(ctx, sum, realms)
+}
+
+func (s *spyRegistry) Find(ctx context.Context, sc Scope) ([]Record, error) {
+	r := sc.Realm
+	if r == "" {
+		r = "*"
+	}
+	s.reads = append(s.reads, r)
+	return s.memRegistry.Find(ctx, sc)
 }
 
 // A bulk revocation whose one batch cannot be stored: that batch's tokens

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -100,8 +101,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusMethodNotAllowed, oauthError{"invalid_request", "use POST"})
 		return
 	}
-	p, ok := h.authenticate(w, r)
-	if !ok {
+	p, err := h.authenticate(r)
+	if err != nil {
+		fail(w, err)
 		return
 	}
 	if !p.Can(auth.OpRegister) {
@@ -172,27 +174,31 @@ func (h *Handler) answer(w http.ResponseWriter, res Result, who string) {
 	}
 }
 
-func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (*auth.Principal, bool) {
+// authenticate checks the issuer's Basic credentials (RFC 6749 readings).
+func (h *Handler) authenticate(r *http.Request) (*auth.Principal, error) {
 	id, secret, ok := auth.ParseBasic(r.Header.Get("Authorization"))
 	if !ok {
+		return nil, auth.ErrBadCredentials
+	}
+	return h.opts.Auth.Authenticate(auth.KindClient, publisher.ClientIP(r), auth.BasicCandidates(id, secret)...)
+}
+
+// fail renders an authentication failure as the feed's RFC 6749 error body.
+func fail(w http.ResponseWriter, err error) {
+	f := publisher.Classify(err)
+	if f.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
+	}
+	switch f.Kind {
+	case publisher.KindRateLimited:
+		writeJSON(w, http.StatusTooManyRequests, oauthError{"too_many_requests",
+			fmt.Sprintf("%s; retry after %d seconds", f.RateLimitMessage(), f.RetryAfter)})
+	case publisher.KindUnauthenticated:
 		w.Header().Set("WWW-Authenticate", `Basic realm="revocast"`)
 		writeJSON(w, http.StatusUnauthorized, oauthError{"invalid_client", "client authentication failed"})
-		return nil, false
-	}
-	p, err := h.opts.Auth.Authenticate(auth.KindClient, publisher.ClientIP(r), auth.BasicCandidates(id, secret)...)
-	var rl *auth.RateLimitedError
-	switch {
-	case err == nil:
-		return p, true
-	case errors.As(err, &rl):
-		secs := rl.Seconds()
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		writeJSON(w, http.StatusTooManyRequests, oauthError{"too_many_requests", "too many failed authentication attempts; retry after " + strconv.Itoa(secs) + " seconds"})
 	default:
-		w.Header().Set("WWW-Authenticate", `Basic realm="revocast"`)
-		writeJSON(w, http.StatusUnauthorized, oauthError{"invalid_client", "client authentication failed"})
+		writeJSON(w, http.StatusServiceUnavailable, oauthError{"temporarily_unavailable", "authentication is unavailable; retry"})
 	}
-	return nil, false
 }
 
 // Serve answers registrations sent to Subject (a queue group, so several
