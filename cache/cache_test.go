@@ -178,19 +178,6 @@ func TestClosed(t *testing.T) {
 	}
 }
 
-func TestContainsDoesNotAllocate(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector makes sync.Pool drop items; run without -race (make bench does)")
-	}
-	c := newCache(t, 1000)
-	s := sumOf(3)
-	c.Add(context.Background(), []Entry{{Sum: s, ExpiresAt: time.Now().Add(time.Hour)}})
-	miss := sumOf(4)
-	if n := testing.AllocsPerRun(1000, func() { c.Contains(s); c.Contains(miss) }); n != 0 {
-		t.Fatalf("Contains allocates %v times per run", n)
-	}
-}
-
 func TestNewRejectsBadCapacity(t *testing.T) {
 	if _, err := New(Config{Capacity: -1}); err == nil {
 		t.Fatal("negative capacity accepted")

@@ -410,14 +410,3 @@ func TestConfigValidateReportsEverything(t *testing.T) {
 		}
 	}
 }
-
-func TestCheckDoesNotAllocate(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector makes sync.Pool drop items; run without -race (make bench does)")
-	}
-	s := fuzzSubscriber(t)
-	tok := "an-opaque-token-of-reasonable-length-0123456789"
-	if n := testing.AllocsPerRun(1000, func() { s.Check(tok) }); n != 0 {
-		t.Fatalf("Check of an opaque token allocates %v times", n)
-	}
-}

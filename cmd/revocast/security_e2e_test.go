@@ -128,3 +128,57 @@ func TestE2ERevokeByJWTIDAndByKey(t *testing.T) {
 		t.Fatal("a raw token appears in the log")
 	}
 }
+
+// Seen: with --cache-capacity 1000, a principal allowed only in realm A
+// registered 3,000 tokens of A and revoked realm A: 200 with error_count 0,
+// the sidecar evicted 2,795 unexpired revocations and every check of every
+// realm answered 503; restarted with --stale-policy allow, 67 of 100 revoked
+// realm-B tokens answered 204. Now the front refuses the request before
+// storing anything, naming the limit and the issued-before rule, and realm
+// B's revocations stay enforced under either policy.
+func TestE2ECapacityIsABudgetTheFrontEnforces(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeRealmConfig(t, "")
+	d := startDev(t, dir, nil, "--config", cfg, "--cache-capacity", "1000")
+	waitFor(t, "sidecar ready", func() bool { return httpDo(t, "GET", d.side+"/readyz", "", "").code == 200 })
+	var bToks []string
+	for i := 0; i < 100; i++ {
+		tok := fmt.Sprintf("realm-b-token-%d", i)
+		bToks = append(bToks, tok)
+		r := httpDo(t, "POST", d.front+"/oauth2/rest/token/revoke", "application/x-www-form-urlencoded", "token="+tok,
+			"Authorization", testBasic, "x-oauth-identity-domain-name", "B")
+		if r.code != 200 {
+			t.Fatalf("revoking realm-B token %d: %d %s", i, r.code, r.body)
+		}
+	}
+	var lines []string
+	for i := 0; i < 3000; i++ {
+		lines = append(lines, tokenLine(fmt.Sprintf("realm-a-token-%d", i), "access_token", "A", fmt.Sprint("user-", i%50), "app", "", time.Hour))
+	}
+	r := httpDo(t, "POST", d.front+"/v1/tokens", "application/x-ndjson", strings.Join(lines, "\n")+"\n", "Authorization", aAdminBasic)
+	if r.code != 200 || r.body != `{"registered":3000}`+"\n" {
+		t.Fatalf("register: %d %s", r.code, r.body)
+	}
+	r = esRevoke(t, d.front, `{"realm_name":"A"}`, "Authorization", aAdminBasic)
+	if r.code != 429 || !strings.Contains(r.body, `"type":"circuit_breaking_exception"`) ||
+		!strings.Contains(r.body, "past its capacity of 1000 live revocations") || !strings.Contains(r.body, "issued-before rule") {
+		t.Fatalf("revoking 3,000 tokens into a sidecar of capacity 1,000: %d %s", r.code, r.body)
+	}
+	if c := check(d.side, "realm-a-token-0"); c != 204 {
+		t.Fatalf("a refused request revoked something: %d", c)
+	}
+	if !allDenied(d.side, bToks) {
+		t.Fatal("a revoked realm-B token is allowed")
+	}
+	st := httpDo(t, "GET", d.side+"/readyz", "", "")
+	if st.code != 200 || strings.Contains(st.body, "did not fit") {
+		t.Fatalf("sidecar after the refused request: %d %s", st.code, st.body)
+	}
+	d.stop()
+
+	d2 := startDev(t, dir, nil, "--config", cfg, "--cache-capacity", "1000", "--stale-policy", "allow")
+	waitFor(t, "sidecar ready", func() bool { return httpDo(t, "GET", d2.side+"/readyz", "", "").code == 200 })
+	if !allDenied(d2.side, bToks) {
+		t.Fatal("after a restart with --stale-policy allow, a revoked realm-B token is allowed")
+	}
+}

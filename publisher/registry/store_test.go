@@ -3,7 +3,6 @@ package registry
 import (
 	"context"
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
@@ -118,28 +117,6 @@ func TestEntriesDisappearAtExpiry(t *testing.T) {
 	})
 	// and the token can be registered again afterwards
 	mustRegister(t, s, rec("short", events.AccessToken, "saml1", "alice", "app", "", time.Hour))
-}
-
-func TestRegisterHundredThousand(t *testing.T) {
-	if testing.Short() || raceEnabled {
-		t.Skip("registers 100k tokens: too slow under the race detector (make bench measures it)")
-	}
-	s := openStore(t)
-	const n = 100_000
-	recs := make([]publisher.Record, n)
-	for i := range recs {
-		recs[i] = rec(fmt.Sprint("tok-", i), events.AccessToken, "saml1", fmt.Sprint("user-", i%10), "app", "", time.Hour)
-	}
-	start := time.Now()
-	mustRegister(t, s, recs...)
-	took := time.Since(start)
-	t.Logf("registered %d tokens in %v (%.0f tokens/s)", n, took, n/took.Seconds())
-	start = time.Now()
-	found, err := s.Find(context.Background(), publisher.Scope{Realm: "saml1", User: "user-3"})
-	if err != nil || len(found) != n/10 {
-		t.Fatalf("Find: %d, %v", len(found), err)
-	}
-	t.Logf("found %d tokens of one user in %v", len(found), time.Since(start))
 }
 
 // A JWT ID record (iss and jti instead of the token) is keyed by JTIKey and

@@ -1,7 +1,0 @@
-//go:build race
-
-package cache
-
-// raceEnabled: the race detector makes sync.Pool drop items on purpose, so
-// allocation counts are only asserted without it.
-const raceEnabled = true
