@@ -12,11 +12,16 @@ import (
 	"time"
 
 	"github.com/revocast/revocast/events"
+	"github.com/revocast/revocast/internal/natstest"
 	"github.com/revocast/revocast/publisher"
 )
 
 func TestRegisterHundredThousand(t *testing.T) {
-	s := openStore(t)
+	s, err := Open(context.Background(), natstest.Connect(t, natstest.Start(t)), StoreOptions{Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
 	const n = 100_000
 	recs := make([]publisher.Record, n)
 	for i := range recs {
