@@ -2,6 +2,7 @@ package subscriber
 
 import (
 	"context"
+	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc"
@@ -22,6 +23,9 @@ const (
 	// MaxGRPCStreams bounds the concurrent calls on one connection; a check
 	// takes microseconds, so this many are never in flight from one Envoy.
 	MaxGRPCStreams = 1024
+	// GRPCHandshakeTimeout bounds a new connection's handshake (TLS
+	// included); grpc-go's default is 120 s.
+	GRPCHandshakeTimeout = 10 * time.Second
 )
 
 // AuthorizationService is the ext_authz service's full name, as health
@@ -38,6 +42,7 @@ func NewGRPCServer(s *Subscriber, opts ...grpc.ServerOption) *grpc.Server {
 		grpc.MaxRecvMsgSize(MaxExtAuthzMessage),
 		grpc.MaxHeaderListSize(MaxGRPCHeaderList),
 		grpc.MaxConcurrentStreams(MaxGRPCStreams),
+		grpc.ConnectionTimeout(GRPCHandshakeTimeout),
 	}, opts...)...)
 	authv3.RegisterAuthorizationServer(srv, NewExtAuthz(s))
 	healthpb.RegisterHealthServer(srv, &healthServer{s: s})
