@@ -1,7 +1,8 @@
 // Package subscriber is revocast's sidecar: it replays the revocation stream
 // into a local deny-cache, follows it live, and answers "is this token
-// revoked?" in microseconds, over HTTP (GET/POST /v1/check), as a Go API
-// (Subscriber.Check) and as net/http middleware (Middleware).
+// revoked?" in microseconds, over HTTP (GET/POST /v1/check), over gRPC as
+// Envoy's external authorization service (ExtAuthz, NewGRPCServer), as a Go
+// API (Subscriber.Check) and as net/http middleware (Middleware).
 //
 // It fails closed: until the replay has reached the stream's last sequence as
 // of start it is not ready and every check answers Unavailable. When it

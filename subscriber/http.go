@@ -37,8 +37,11 @@ func (s *Subscriber) Handler(gatherer prometheus.Gatherer) http.Handler {
 
 // BearerToken returns the token of an "Authorization: Bearer <token>" header
 // (scheme case-insensitive), or "".
-func BearerToken(r *http.Request) string {
-	h := r.Header.Get("Authorization")
+func BearerToken(r *http.Request) string { return bearer(r.Header.Get("Authorization")) }
+
+// bearer returns the token of an Authorization header value "Bearer
+// <token>" (scheme case-insensitive), or "".
+func bearer(h string) string {
 	const p = "bearer "
 	if len(h) <= len(p) || !strings.EqualFold(h[:len(p)], p) {
 		return ""

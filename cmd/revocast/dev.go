@@ -28,17 +28,21 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	var p pubOpts
 	var s subOpts
 	var d devOpts
+	var t tlsOpts
+	var g grpcOpts
 	fs := newFlagSet("dev", "Everything on one machine: an embedded NATS server with JetStream, the HTTP front and one sidecar.", stderr)
 	c.register(fs, false)
 	p.register(fs)
 	s.register(fs, "dev")
+	t.register(fs, true) // one pair for the front and the sidecar; the client CA is the sidecar's
+	g.register(fs)
 	fs.StringVar(&d.dataDir, "data-dir", "./data", "where the embedded JetStream keeps the stream")
 	fs.StringVar(&d.natsListen, "nats-listen", "127.0.0.1:4222", "client address of the embedded NATS server (port 0: any free port)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return usageErr(err)
 	}
 	p.noteExplicit(fs)
-	if err := errors.Join(c.validate(), p.validate(), s.validate(c.stream)); err != nil {
+	if err := errors.Join(c.validate(), p.validate(), s.validate(c.stream), t.validate()); err != nil {
 		return usageErr(err)
 	}
 	cfg, err := loadConfig(c)
@@ -62,13 +66,21 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	pubLog := log.With().Str("component", "publisher").Logger()
 	subLog := log.With().Str("component", "subscriber").Logger()
+	pubTLS, err := t.serverConfig(log)
+	if err != nil {
+		return usageErr(err)
+	}
+	subTLS, err := t.sidecarConfig(pubTLS)
+	if err != nil {
+		return usageErr(err)
+	}
 
 	// Listen first: both answer 503 on /readyz until they are ready.
-	pubSrv, err := startHTTP(p.addr, pubLog)
+	pubSrv, err := startHTTP(p.addr, pubTLS, pubLog)
 	if err != nil {
 		return err
 	}
-	subSrv, err := startHTTP(s.addr, subLog)
+	subSrv, err := startHTTP(s.addr, subTLS, subLog)
 	if err != nil {
 		pubSrv.shutdown(time.Second)
 		return err
@@ -101,20 +113,26 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	defer f.close()
-	sc, err := newSidecar(c, s, cfg, subNC, subLog)
+	sc, err := newSidecar(c, s, cfg, subNC, subLog, clientCertGuard(subTLS))
 	if err != nil {
+		return err
+	}
+	grpcSrv, err := startGRPC(g.addr, sc.sub, subTLS, log.With().Str("component", "grpc").Logger())
+	if err != nil {
+		sc.cache.Close()
 		return err
 	}
 	pubSrv.set(f.handler)
 	subSrv.set(sc.handler)
-	fmt.Fprintf(stdout, "revocast dev: front on http://%s, sidecar on http://%s, NATS on %s, data in %s\n",
-		pubSrv.ln.Addr(), subSrv.ln.Addr(), ns.ClientURL(), d.dataDir)
-	tellAdmin(stdout, "http://"+pubSrv.ln.Addr().String())
+	fmt.Fprintf(stdout, "revocast dev: front on %s://%s, sidecar on %s://%s, NATS on %s, data in %s\n",
+		scheme(pubTLS), pubSrv.ln.Addr(), scheme(subTLS), subSrv.ln.Addr(), ns.ClientURL(), d.dataDir)
+	tellAdmin(stdout, scheme(pubTLS)+"://"+pubSrv.ln.Addr().String())
 	stop := sc.run(ctx)
 
 	log.Info().Msg("shutting down: finishing in-flight requests")
 	pubSrv.shutdown(shutdownTimeout)
 	subSrv.shutdown(shutdownTimeout)
+	grpcSrv.stop(shutdownTimeout)
 	return stop()
 }
 

@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -24,8 +27,9 @@ type httpServer struct {
 }
 
 // startHTTP binds addr, logs the bound address ("listening", with addr) and
-// serves a "starting" answer (503) until set is called.
-func startHTTP(addr string, log zerolog.Logger) (*httpServer, error) {
+// serves a "starting" answer (503) until set is called; HTTPS when tlsCfg
+// is set.
+func startHTTP(addr string, tlsCfg *tls.Config, log zerolog.Logger) (*httpServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
@@ -49,16 +53,22 @@ func startHTTP(addr string, log zerolog.Logger) (*httpServer, error) {
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          nil,
+		ErrorLog:          stdlog.New(serverErrors{log}, "", 0),
+		TLSConfig:         tlsCfg,
 	}
 	go func() {
-		err := s.srv.Serve(ln)
+		var err error
+		if tlsCfg != nil {
+			err = s.srv.ServeTLS(ln, "", "") // the certificate comes from tlsCfg
+		} else {
+			err = s.srv.Serve(ln)
+		}
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}
 		s.done <- err
 	}()
-	log.Info().Str("addr", ln.Addr().String()).Msg("listening")
+	log.Info().Str("addr", ln.Addr().String()).Bool("tls", tlsCfg != nil).Msg("listening")
 	return s, nil
 }
 
@@ -76,4 +86,14 @@ func (s *httpServer) shutdown(timeout time.Duration) {
 	if err := <-s.done; err != nil {
 		s.log.Error().Err(err).Msg("HTTP server failed")
 	}
+}
+
+// serverErrors puts net/http's own messages (failed TLS handshakes, bad
+// connections) into the JSON log instead of plain lines on stderr. They
+// name peers and errors, never a request's headers.
+type serverErrors struct{ log zerolog.Logger }
+
+func (w serverErrors) Write(b []byte) (int, error) {
+	w.log.Info().Str("error", strings.TrimSpace(string(b))).Msg("http connection error")
+	return len(b), nil
 }

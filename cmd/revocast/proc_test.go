@@ -62,9 +62,17 @@ type proc struct {
 // when the test ends.
 func start(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, done: make(chan struct{})}
-	p.cmd = exec.Command(binary, args...)
-	p.cmd.Env = append(os.Environ(), env...)
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), env...)
+	return startCmd(t, cmd)
+}
+
+// startCmd runs a prepared revocast command (another binary, another root)
+// like start.
+func startCmd(t *testing.T, cmd *exec.Cmd) *proc {
+	t.Helper()
+	args := cmd.Args[1:]
+	p := &proc{t: t, done: make(chan struct{}), cmd: cmd}
 	p.cmd.Stdout = &lockedWriter{mu: &p.mu, w: &p.stdout}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
@@ -238,6 +246,12 @@ type response struct {
 
 func httpDo(t testing.TB, method, url, contentType, body string, hdr ...string) response {
 	t.Helper()
+	return httpDoWith(t, client, method, url, contentType, body, hdr...)
+}
+
+// httpDoWith is httpDo with another client (HTTPS, a client certificate).
+func httpDoWith(t testing.TB, c *http.Client, method, url, contentType, body string, hdr ...string) response {
+	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -248,7 +262,7 @@ func httpDo(t testing.TB, method, url, contentType, body string, hdr ...string) 
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := client.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

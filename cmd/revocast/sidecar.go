@@ -19,7 +19,10 @@ type sidecar struct {
 	done    chan error
 }
 
-func newSidecar(c commonOpts, o subOpts, cfg *config, nc *nats.Conn, log zerolog.Logger) (*sidecar, error) {
+// newSidecar builds the sidecar; guard (nil: none) wraps its HTTP API inside
+// the access log (requireClientCert under mutual TLS).
+func newSidecar(c commonOpts, o subOpts, cfg *config, nc *nats.Conn, log zerolog.Logger,
+	guard func(http.Handler) http.Handler) (*sidecar, error) {
 	dc, err := cache.New(cache.Config{Capacity: o.capacity, OnCapacityExhausted: func(cache.Entry) {
 		log.Error().Msg("deny-cache capacity exhausted: an unexpired revocation was evicted; raise --cache-capacity")
 	}})
@@ -32,7 +35,11 @@ func newSidecar(c commonOpts, o subOpts, cfg *config, nc *nats.Conn, log zerolog
 		dc.Close()
 		return nil, err
 	}
-	return &sidecar{sub: sub, cache: dc, handler: wrapHTTP(log, sub.Handler(reg)), done: make(chan error, 1)}, nil
+	h := sub.Handler(reg)
+	if guard != nil {
+		h = guard(h)
+	}
+	return &sidecar{sub: sub, cache: dc, handler: wrapHTTP(log, h), done: make(chan error, 1)}, nil
 }
 
 // run starts the subscriber and returns once ctx is done or it failed. The

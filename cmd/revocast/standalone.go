@@ -36,14 +36,16 @@ func drain(nc *nats.Conn) {
 func runPublisher(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	var c commonOpts
 	var p pubOpts
+	var t tlsOpts
 	fs := newFlagSet("publisher", "The HTTP front: accepts revocations in four formats and stores them in JetStream.", stderr)
 	c.register(fs, true)
 	p.register(fs)
+	t.register(fs, false)
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return usageErr(err)
 	}
 	p.noteExplicit(fs)
-	if err := errors.Join(c.validate(), p.validate()); err != nil {
+	if err := errors.Join(c.validate(), p.validate(), t.validate()); err != nil {
 		return usageErr(err)
 	}
 	cfg, err := loadConfig(c)
@@ -58,7 +60,11 @@ func runPublisher(ctx context.Context, args []string, getenv func(string) string
 		return usageErr(err)
 	}
 	log = log.With().Str("component", "publisher").Logger()
-	srv, err := startHTTP(p.addr, log)
+	tlsCfg, err := t.serverConfig(log)
+	if err != nil {
+		return usageErr(err)
+	}
+	srv, err := startHTTP(p.addr, tlsCfg, log)
 	if err != nil {
 		return err
 	}
@@ -86,13 +92,17 @@ func runPublisher(ctx context.Context, args []string, getenv func(string) string
 func runSubscriber(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	var c commonOpts
 	var s subOpts
+	var t tlsOpts
+	var g grpcOpts
 	fs := newFlagSet("subscriber", "The sidecar: replays and follows the revocation stream and answers /v1/check.", stderr)
 	c.register(fs, true)
 	s.register(fs, "")
+	t.register(fs, true)
+	g.register(fs)
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return usageErr(err)
 	}
-	if err := errors.Join(c.validate(), s.validate(c.stream)); err != nil {
+	if err := errors.Join(c.validate(), s.validate(c.stream), t.validate()); err != nil {
 		return usageErr(err)
 	}
 	cfg, err := loadConfig(c)
@@ -103,8 +113,16 @@ func runSubscriber(ctx context.Context, args []string, getenv func(string) strin
 	if err != nil {
 		return usageErr(err)
 	}
+	root := log
 	log = log.With().Str("component", "subscriber").Logger()
-	srv, err := startHTTP(s.addr, log)
+	tlsCfg, err := t.serverConfig(log)
+	if err == nil {
+		tlsCfg, err = t.sidecarConfig(tlsCfg)
+	}
+	if err != nil {
+		return usageErr(err)
+	}
+	srv, err := startHTTP(s.addr, tlsCfg, log)
 	if err != nil {
 		return err
 	}
@@ -113,9 +131,16 @@ func runSubscriber(ctx context.Context, args []string, getenv func(string) strin
 		srv.shutdown(time.Second)
 		return err
 	}
-	sc, err := newSidecar(c, s, cfg, nc, log)
+	sc, err := newSidecar(c, s, cfg, nc, log, clientCertGuard(tlsCfg))
 	if err != nil {
 		srv.shutdown(time.Second)
+		nc.Close()
+		return err
+	}
+	grpcSrv, err := startGRPC(g.addr, sc.sub, tlsCfg, root.With().Str("component", "grpc").Logger())
+	if err != nil {
+		srv.shutdown(time.Second)
+		sc.cache.Close()
 		nc.Close()
 		return err
 	}
@@ -123,6 +148,7 @@ func runSubscriber(ctx context.Context, args []string, getenv func(string) strin
 	stop := sc.run(ctx)
 	log.Info().Msg("shutting down")
 	srv.shutdown(shutdownTimeout)
+	grpcSrv.stop(shutdownTimeout)
 	err = stop()
 	drain(nc)
 	log.Info().Msg("stopped")

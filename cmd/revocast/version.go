@@ -1,0 +1,34 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime/debug"
+)
+
+// version is set at build time: go build -ldflags "-X main.version=v1.2.3"
+// (make image and the Dockerfile do). Without it, the module's version or
+// VCS revision from the build info is shown.
+var version = ""
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				return "devel-" + s.Value
+			}
+		}
+		if bi.Main.Version != "" {
+			return bi.Main.Version
+		}
+	}
+	return "devel"
+}
+
+func runVersion(stdout io.Writer) error {
+	_, err := fmt.Fprintln(stdout, "revocast", versionString())
+	return err
+}
