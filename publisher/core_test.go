@@ -200,7 +200,7 @@ func TestUnverifiedExpIsClamped(t *testing.T) {
 		if ev.ExpiresAt.After(limit) || ev.ExpiresAt.Before(before.Add(DefaultMaxTokenLifetime)) {
 			t.Errorf("%d years: expires_at %v, want about %v", years, ev.ExpiresAt, limit)
 		}
-		if ttl := st.appended[0].ExpiresAt.Sub(time.Now()); ttl <= 0 || ttl > DefaultMaxTokenLifetime+ExpiryLeeway {
+		if ttl := time.Until(st.appended[0].ExpiresAt); ttl <= 0 || ttl > DefaultMaxTokenLifetime+ExpiryLeeway {
 			t.Errorf("%d years: entry TTL %v", years, ttl)
 		}
 	}

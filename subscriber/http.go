@@ -71,6 +71,12 @@ func writeDecision(w http.ResponseWriter, d Decision) {
 // getCheck answers for the request's bearer token (GET /v1/check, and any
 // method on /v1/check/...).
 func (s *Subscriber) getCheck(w http.ResponseWriter, r *http.Request) {
+	if len(r.Header.Values("Authorization")) > 1 {
+		// Which one would the resource server read? Not guessed: refused.
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_request", error_description="more than one Authorization header"`)
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
 	tok := BearerToken(r)
 	if tok == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_request", error_description="no bearer token"`)

@@ -157,3 +157,20 @@ func TestCapacityExhaustedIsUnreadyUnderEitherPolicy(t *testing.T) {
 		}
 	}
 }
+
+// Two Authorization headers: the one checked might not be the one the
+// resource server reads, so the check refuses rather than guess.
+func TestHTTPCheckRefusesTwoAuthorizationHeaders(t *testing.T) {
+	e := newEnv(t)
+	e.append(t, revokeToken("revoked"))
+	s := startSub(t, e, Config{}, nil)
+	waitReady(t, s)
+	r := httptest.NewRequest("GET", "/v1/check", nil)
+	r.Header.Add("Authorization", "Bearer innocent")
+	r.Header.Add("Authorization", "Bearer revoked")
+	w := httptest.NewRecorder()
+	s.Handler(nil).ServeHTTP(w, r)
+	if w.Code != 401 || !strings.Contains(w.Header().Get("WWW-Authenticate"), "more than one") {
+		t.Fatalf("%d %v", w.Code, w.Header())
+	}
+}

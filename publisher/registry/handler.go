@@ -204,7 +204,7 @@ func fail(w http.ResponseWriter, err error) {
 // Serve answers registrations sent to Subject (a queue group, so several
 // fronts share them) until the returned subscription is drained.
 func (h *Handler) Serve(nc *nats.Conn) (*nats.Subscription, error) {
-	return nc.QueueSubscribe(Subject, "revocast-registry", func(m *nats.Msg) {
+	sub, err := nc.QueueSubscribe(Subject, "revocast-registry", func(m *nats.Msg) {
 		single := len(m.Data) > 0 && m.Data[0] == '{' && !containsNewlineRecord(m.Data)
 		res := ingest(context.Background(), h.reg, nil, h.limits(), bytesReader(m.Data), single)
 		h.answer(discard{}, res, "bus")
@@ -213,4 +213,14 @@ func (h *Handler) Serve(nc *nats.Conn) (*nats.Subscription, error) {
 			_ = m.Respond(b)
 		}
 	})
+	if err != nil {
+		return nil, err
+	}
+	// The server knows the subscription once the flush returns: a front
+	// that says it is ready then answers the subject.
+	if err := nc.Flush(); err != nil {
+		_ = sub.Unsubscribe()
+		return nil, fmt.Errorf("registry subject: %w", err)
+	}
+	return sub, nil
 }
