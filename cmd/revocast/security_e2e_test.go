@@ -182,3 +182,31 @@ func TestE2ECapacityIsABudgetTheFrontEnforces(t *testing.T) {
 		t.Fatal("after a restart with --stale-policy allow, a revoked realm-B token is allowed")
 	}
 }
+
+// A registry record may name a JWT by issuer and JWT ID: revoking its user
+// then revokes that JWT by JWT ID, so it is denied even if issued after the
+// user's rule would reach (its iat is in the future of the rule).
+func TestE2ERegisteredJWTIDIsRevokedWithItsUser(t *testing.T) {
+	d := startDev(t, t.TempDir(), nil)
+	waitFor(t, "sidecar ready", func() bool { return httpDo(t, "GET", d.side+"/readyz", "", "").code == 200 })
+	exp := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	line := `{"iss":"https://idp.example","jti":"reg-jti-1","type":"access_token","realm":"saml1","username":"carol","client_id":"app","expires_at":"` + exp + `"}`
+	r := httpDo(t, "POST", d.front+"/v1/tokens", "application/x-ndjson", line+"\n", "Authorization", testBasic)
+	if r.code != 200 || r.body != `{"registered":1}`+"\n" {
+		t.Fatalf("register by JWT ID: %d %s", r.code, r.body)
+	}
+	key := jwttest.Key(t)
+	// iat a while after now: no issued-before rule made now reaches it.
+	tok := jwttest.ES256(t, key, jwt.MapClaims{"iss": "https://idp.example", "sub": "carol", "jti": "reg-jti-1",
+		"iat": time.Now().Add(10 * time.Minute).Unix()})
+	if c := check(d.side, tok); c != 204 {
+		t.Fatalf("before the revocation: %d", c)
+	}
+	r = esRevoke(t, d.front, `{"username":"carol","realm_name":"saml1"}`)
+	if r.code != 200 || r.body != fmt.Sprintf(counts, 1, 0, 0) {
+		t.Fatalf("revoke the user: %d %s", r.code, r.body)
+	}
+	if c := check(d.side, jwttest.HighS(t, tok)); c != 401 {
+		t.Fatalf("the registered JWT ID after its user was revoked: %d", c)
+	}
+}
