@@ -8,6 +8,7 @@ import (
 
 	"github.com/revocast/revocast/cache"
 	"github.com/revocast/revocast/events"
+	"github.com/revocast/revocast/internal/natsconn"
 	"github.com/revocast/revocast/publisher"
 	"github.com/revocast/revocast/publisher/registry"
 	"github.com/revocast/revocast/subscriber"
@@ -25,11 +26,15 @@ type commonOpts struct {
 	// issuerRealms from --issuer-realm; merged over the config file's realms
 	// once (loadConfig), and that one map goes to the front and the sidecar.
 	issuerRealms kvList
+	// natsAuth: credentials and TLS for --nats-url (the password is read
+	// from REVOCAST_NATS_PASSWORD only, never a flag).
+	natsAuth natsconn.Auth
 }
 
 func (o *commonOpts) register(fs *flag.FlagSet, withNATSURL bool) {
 	if withNATSURL {
 		fs.StringVar(&o.natsURL, "nats-url", "nats://127.0.0.1:4222", "NATS server URL(s), comma-separated for a cluster")
+		registerNATSAuth(fs, &o.natsAuth)
 	}
 	fs.StringVar(&o.configPath, "config", "", "YAML file with principals (hashed secrets), realms and limits; see README")
 	fs.StringVar(&o.logFormat, "log-format", "json", "log format: json or console")
@@ -55,6 +60,7 @@ func (o *commonOpts) validate() error {
 	if err := events.ValidID(o.stream); err != nil {
 		errs = append(errs, fmt.Errorf("--stream: %w", err))
 	}
+	errs = append(errs, o.natsAuth.Validate())
 	return errors.Join(errs...)
 }
 
@@ -151,4 +157,18 @@ func (o *subOpts) validate(stream string) error {
 		errs = append(errs, fmt.Errorf("--cache-capacity must be positive, got %d", o.capacity))
 	}
 	return errors.Join(errs...)
+}
+
+// natsPasswordEnv holds the --nats-user password: the environment only, so
+// it stays off command lines.
+const natsPasswordEnv = "REVOCAST_NATS_PASSWORD"
+
+// registerNATSAuth adds the NATS credential and TLS flags.
+func registerNATSAuth(fs *flag.FlagSet, a *natsconn.Auth) {
+	fs.StringVar(&a.CredsFile, "nats-creds", "", "NATS credentials file (a user JWT and its seed, see revocast nats-creds)")
+	fs.StringVar(&a.NkeyFile, "nats-nkey", "", "NATS nkey seed file")
+	fs.StringVar(&a.User, "nats-user", "", "NATS user name; the password comes from REVOCAST_NATS_PASSWORD only")
+	fs.StringVar(&a.TLSCA, "nats-tls-ca", "", "PEM CA(s) the NATS servers' certificates must chain to")
+	fs.StringVar(&a.TLSCert, "nats-tls-cert", "", "client certificate for NATS mutual TLS (with --nats-tls-key)")
+	fs.StringVar(&a.TLSKey, "nats-tls-key", "", "client key for NATS mutual TLS")
 }

@@ -44,6 +44,7 @@ func runPublisher(ctx context.Context, args []string, getenv func(string) string
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return usageErr(err)
 	}
+	c.natsAuth.Password = getenv(natsPasswordEnv)
 	p.noteExplicit(fs)
 	if err := errors.Join(c.validate(), p.validate(), t.validate()); err != nil {
 		return usageErr(err)
@@ -68,7 +69,8 @@ func runPublisher(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
-	nc, err := natsconn.Connect(natsconn.Options{URLs: c.natsURL, Name: "revocast-publisher"}, log)
+	nc, err := natsconn.Connect(natsconn.Options{URLs: c.natsURL, Name: "revocast-publisher", Auth: c.natsAuth,
+		InboxPrefix: "_INBOX_front"}, log)
 	if err != nil {
 		srv.shutdown(time.Second)
 		return err
@@ -102,6 +104,7 @@ func runSubscriber(ctx context.Context, args []string, getenv func(string) strin
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return usageErr(err)
 	}
+	c.natsAuth.Password = getenv(natsPasswordEnv)
 	if err := errors.Join(c.validate(), s.validate(c.stream), t.validate()); err != nil {
 		return usageErr(err)
 	}
@@ -126,7 +129,8 @@ func runSubscriber(ctx context.Context, args []string, getenv func(string) strin
 	if err != nil {
 		return err
 	}
-	nc, err := natsconn.Connect(natsconn.Options{URLs: c.natsURL, Name: "revocast-subscriber-" + s.id}, log)
+	nc, err := natsconn.Connect(natsconn.Options{URLs: c.natsURL, Name: "revocast-subscriber-" + s.id, Auth: c.natsAuth,
+		InboxPrefix: "_INBOX_" + s.id}, log)
 	if err != nil {
 		srv.shutdown(time.Second)
 		return err

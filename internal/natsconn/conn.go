@@ -1,8 +1,10 @@
 package natsconn
 
 import (
+	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -15,6 +17,12 @@ type Options struct {
 	URLs string
 	// Name identifies the connection in the server's monitoring.
 	Name string
+	// Auth: credentials and TLS (zero: anonymous, plain).
+	Auth Auth
+	// InboxPrefix is the prefix of this client's reply subjects
+	// ("_INBOX_<role or id>"), which NATS permissions confine each identity
+	// to; "" keeps the default _INBOX.
+	InboxPrefix string
 	// Extra options, e.g. nats.InProcessServer in tests and dev mode.
 	Extra []nats.Option
 }
@@ -22,6 +30,8 @@ type Options struct {
 // Connect opens a connection that reconnects forever and may be opened while
 // the server is still down (the first connect is retried in the background).
 func Connect(o Options, log zerolog.Logger) (*nats.Conn, error) {
+	url := strings.TrimSpace(o.URLs)
+	var lastFail atomic.Int64
 	opts := []nats.Option{
 		nats.Name(o.Name),
 		nats.MaxReconnects(-1),
@@ -32,6 +42,20 @@ func Connect(o Options, log zerolog.Logger) (*nats.Conn, error) {
 		nats.MaxPingsOutstanding(2),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			log.Warn().Err(err).Msg("disconnected from NATS")
+		}),
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
+			// Called on every failed attempt (about 4 a second): said at
+			// most every 10 s, with the URL and the reason.
+			now := time.Now().UnixNano()
+			if last := lastFail.Load(); now-last < int64(10*time.Second) || !lastFail.CompareAndSwap(last, now) {
+				return
+			}
+			ev := log.Warn().Err(err).Str("url", redact(url))
+			if isAuthError(err) {
+				ev.Str("credentials", o.Auth.Describe()).Msg("NATS refused the credentials; retrying")
+				return
+			}
+			ev.Msg("cannot connect to NATS; retrying")
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) {
 			log.Info().Str("url", c.ConnectedUrlRedacted()).Msg("reconnected to NATS")
@@ -44,16 +68,35 @@ func Connect(o Options, log zerolog.Logger) (*nats.Conn, error) {
 			if s != nil {
 				ev = ev.Str("subject", s.Subject)
 			}
-			ev.Msg("NATS error")
+			switch {
+			case isAuthError(err):
+				ev.Str("credentials", o.Auth.Describe()).Msg("NATS refused the credentials")
+			case errors.Is(err, nats.ErrPermissionViolation):
+				ev.Str("credentials", o.Auth.Describe()).Msg("NATS refused an action these credentials may not take")
+			default:
+				ev.Msg("NATS error")
+			}
 		}),
 	}
+	auth, err := o.Auth.Options()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, auth...)
+	if o.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(o.InboxPrefix))
+	}
 	opts = append(opts, o.Extra...)
-	url := strings.TrimSpace(o.URLs)
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", redact(url), err)
 	}
 	return nc, nil
+}
+
+func isAuthError(err error) bool {
+	return errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked) ||
+		strings.Contains(strings.ToLower(fmt.Sprint(err)), "authorization violation")
 }
 
 // redact removes user information from URLs for logs and errors.
