@@ -28,16 +28,22 @@ const (
 	// from the ledger.
 	LedgerRealmHeader = "Revocast-Realm"
 
-	// PresenceSubject carries sidecars' heartbeats (core NATS).
-	PresenceSubject = "revocast.presence"
-	// PresenceProbeSubject asks every sidecar to send a heartbeat now.
-	PresenceProbeSubject = "revocast.presence.probe"
-
-	outcomeSubjectPrefix = "revocast.outcome."
-
-	// AppliedSubject carries sidecars' applied watermarks (core NATS).
-	AppliedSubject = "revocast.applied"
+	// RegistrySubjects is the registry bus feed: one subject per realm
+	// (RegistrySubject), so NATS permissions can confine an issuer to its
+	// realms.
+	RegistrySubjects      = registrySubjectPrefix + "*"
+	registrySubjectPrefix = "revocast.registry."
 )
+
+// RegistrySubject returns the registry bus subject of realm: its RealmKey,
+// never its name.
+func RegistrySubject(realm string) string { return registrySubjectPrefix + RealmKey(realm) }
+
+// RealmKeyOfRegistrySubject returns the realm key a registry bus subject names.
+func RealmKeyOfRegistrySubject(subject string) (string, bool) {
+	k, ok := strings.CutPrefix(subject, registrySubjectPrefix)
+	return k, ok && k != "" && !strings.Contains(k, ".")
+}
 
 // TokenSubject returns the subject of the revocation of the token with hash sum.
 func TokenSubject(sum Sum) string { return tokenSubjectPrefix + sum.String() }
@@ -73,10 +79,6 @@ func RealmKey(realm string) string {
 	h := sha256.Sum256([]byte(realm))
 	return hex.EncodeToString(h[:16])
 }
-
-// OutcomeSubject returns the subject on which sidecars report to the front
-// instance origin. origin must be a generated identifier (see ValidID).
-func OutcomeSubject(origin string) string { return outcomeSubjectPrefix + origin }
 
 // ValidID reports whether id may be used as a subject token: 1 to 64
 // characters of [A-Za-z0-9_-]. revocast only puts identifiers it generated

@@ -12,6 +12,10 @@ type Metrics struct {
 	PublishFailures prometheus.Counter
 	Propagation     *prometheus.CounterVec // kind=propagation|timeout
 	LiveSubscribers prometheus.Gauge
+	// SidecarConflicts counts ids announced by two live instances;
+	// SidecarsRefused ids refused past --max-sidecars.
+	SidecarConflicts prometheus.Gauge
+	SidecarsRefused  prometheus.Counter
 	Requests        *prometheus.CounterVec   // dialect, code
 	RequestDuration *prometheus.HistogramVec // route
 	Registered      prometheus.Counter
@@ -45,6 +49,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "revocast_publisher_live_subscribers",
 			Help: "Sidecars whose heartbeat is recent.",
 		}),
+		SidecarConflicts: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "revocast_publisher_sidecar_id_conflicts",
+			Help: "Sidecar ids announced by more than one live instance: their confirmations are not trusted.",
+		}),
+		SidecarsRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "revocast_publisher_sidecars_refused_total",
+			Help: "Heartbeats of new sidecar ids ignored because --max-sidecars are tracked already.",
+		}),
 		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "revocast_publisher_http_requests_total",
 			Help: "HTTP requests by route and status code.",
@@ -64,7 +76,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	reg.MustRegister(m.Registered, m.RegistryRefused, m.Published, m.Previously, m.PublishRetries, m.PublishFailures, m.Propagation,
-		m.LiveSubscribers, m.Requests, m.RequestDuration)
+		m.LiveSubscribers, m.SidecarConflicts, m.SidecarsRefused, m.Requests, m.RequestDuration)
 	return m
 }
 

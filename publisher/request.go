@@ -171,6 +171,9 @@ const (
 	// DetailTimeout: a sidecar did not confirm within the propagation timeout.
 	// The revocation is stored and applies when that sidecar catches up.
 	DetailTimeout DetailKind = "timeout"
+	// DetailConflict: two live instances announce the sidecar's id, so
+	// neither's confirmation is trusted. The revocation is stored.
+	DetailConflict DetailKind = "conflict"
 )
 
 // Detail is one failure, named by token hash (or rule) and sidecar.

@@ -2,10 +2,10 @@ package publisher
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -14,20 +14,49 @@ import (
 	"github.com/revocast/revocast/events"
 )
 
-// Tracker knows the live sidecars from their heartbeats, follows how far
-// each has applied the stream, and collects the failures they report for
-// this front's requests.
-type Tracker struct {
-	nc              *nats.Conn
-	origin          string
-	presenceTimeout time.Duration
-	log             zerolog.Logger
-	onLive          func(n int)
+// DefaultMaxSidecars bounds the sidecars a front tracks.
+const DefaultMaxSidecars = 10_000
 
-	mu      sync.Mutex
-	seen    map[string]seenState // subscriber id → last heartbeat
-	applied map[string]uint64    // subscriber id → applied watermark
-	waits   map[string]*Wait     // request id → collector
+// maxInstances bounds the instances remembered per sidecar id.
+const maxInstances = 4
+
+// maxStatusSize bounds a heartbeat or failure report a front reads.
+const maxStatusSize = 256 << 10
+
+// TrackerConfig configures a Tracker.
+type TrackerConfig struct {
+	// Origin names this front on the failure report subjects.
+	Origin string
+	// PresenceTimeout: a sidecar silent this long is no longer live.
+	PresenceTimeout time.Duration
+	// MaxSidecars bounds the sidecars tracked (DefaultMaxSidecars when 0):
+	// a new id past it is ignored and counted.
+	MaxSidecars int
+	// OnLive receives the number of live sidecars, OnConflicts the ids run
+	// by more than one live instance, OnRefused each sidecar id refused
+	// past MaxSidecars (all optional).
+	OnLive      func(n int)
+	OnConflicts func(ids []string)
+	OnRefused   func()
+}
+
+// Tracker knows the live sidecars from their heartbeats, follows how far
+// each has applied the stream from its watermarks, and collects the
+// failures they report for this front's requests. A sidecar's identity is
+// the id in the subject it publishes on, which NATS permissions confine it
+// to; nothing in a payload is trusted to name a sidecar.
+type Tracker struct {
+	nc  *nats.Conn
+	cfg TrackerConfig
+	log zerolog.Logger
+
+	mu        sync.Mutex
+	sidecars  map[string]*sidecar
+	waits     map[string]*Wait
+	conflicts []string
+	refusedAt time.Time // last log of a refused id
+
+	epoch atomic.Int64 // the stream's creation (Unix ns) as this front knows it; 0: unknown
 
 	subs []*nats.Subscription
 	msgs chan *nats.Msg
@@ -36,51 +65,41 @@ type Tracker struct {
 	once sync.Once
 }
 
-type seenState struct {
-	at       time.Time
-	presence events.Presence
+// sidecar is one sidecar id and the instances that announced it.
+type sidecar struct {
+	instances map[string]*instance
 }
 
-// NewTracker subscribes to heartbeats, watermarks and this front's outcome
-// subject, and asks every sidecar for a heartbeat. A sidecar is live while
-// its last heartbeat is younger than presenceTimeout. onLive, if set,
-// receives the number of live sidecars whenever a heartbeat arrives.
-func NewTracker(nc *nats.Conn, origin string, presenceTimeout time.Duration, log zerolog.Logger, onLive func(int)) (*Tracker, error) {
-	if err := events.ValidID(origin); err != nil {
+type instance struct {
+	lastBeat  time.Time // zero: no heartbeat yet
+	beat      events.Heartbeat
+	watermark uint64
+	epoch     int64
+}
+
+// NewTracker subscribes to the sidecars' status subjects and this front's
+// failure reports, and asks every sidecar for a heartbeat.
+func NewTracker(nc *nats.Conn, cfg TrackerConfig, log zerolog.Logger) (*Tracker, error) {
+	if err := events.ValidID(cfg.Origin); err != nil {
 		return nil, fmt.Errorf("tracker origin: %w", err)
 	}
-	t := &Tracker{nc: nc, origin: origin, presenceTimeout: presenceTimeout, log: log, onLive: onLive,
-		seen: make(map[string]seenState), applied: make(map[string]uint64), waits: make(map[string]*Wait),
+	if cfg.MaxSidecars <= 0 {
+		cfg.MaxSidecars = DefaultMaxSidecars
+	}
+	t := &Tracker{nc: nc, cfg: cfg, log: log, sidecars: map[string]*sidecar{}, waits: map[string]*Wait{},
 		msgs: make(chan *nats.Msg, 1<<16), stop: make(chan struct{}), done: make(chan struct{})}
-	// One channel for the three subscriptions, read by one goroutine: the
-	// client fills it in the order messages arrive, so a sidecar's failure
-	// report is always handled before the watermark it sent after it.
-	outcomes := events.OutcomeSubject(origin)
-	go func() {
-		defer close(t.done)
-		for {
-			var m *nats.Msg
-			select {
-			case m = <-t.msgs:
-			case <-t.stop:
-				return
-			}
-			switch m.Subject {
-			case events.PresenceSubject:
-				t.onPresence(m)
-			case events.AppliedSubject:
-				t.onApplied(m)
-			case outcomes:
-				t.onOutcome(m)
-			}
-		}
-	}()
-	for _, subject := range []string{events.PresenceSubject, events.AppliedSubject, outcomes} {
+	// One channel for the subscriptions, read by one goroutine: the client
+	// fills it in the order messages arrive, so a sidecar's failure report
+	// is handled before the watermark it sent after it.
+	go t.loop()
+	for _, subject := range []string{"revocast.status.*." + events.StatusHeartbeat, "revocast.status.*." + events.StatusApplied,
+		events.FailuresSubjects(cfg.Origin)} {
 		sub, err := nc.ChanSubscribe(subject, t.msgs)
 		if err != nil {
 			t.Close()
 			return nil, fmt.Errorf("subscribe to %s: %w", subject, err)
 		}
+		_ = sub.SetPendingLimits(-1, 64<<20)
 		t.subs = append(t.subs, sub)
 	}
 	// Ask for heartbeats now rather than waiting for the next interval.
@@ -100,42 +119,150 @@ func (t *Tracker) Close() {
 	})
 }
 
-func (t *Tracker) onPresence(m *nats.Msg) {
-	var p events.Presence
-	if err := json.Unmarshal(m.Data, &p); err != nil || p.Subscriber == "" || len(p.Subscriber) > 256 {
-		t.log.Warn().Msg("ignoring a malformed presence heartbeat")
-		return
-	}
-	t.mu.Lock()
-	_, known := t.seen[p.Subscriber]
-	t.seen[p.Subscriber] = seenState{at: time.Now(), presence: p}
-	n := t.liveLocked(time.Now())
-	t.mu.Unlock()
-	t.advance(p.Subscriber, p.AppliedSeq)
-	if !known {
-		t.log.Info().Str("subscriber", p.Subscriber).Bool("ready", p.Ready).Msg("subscriber joined")
-	}
-	if t.onLive != nil {
-		t.onLive(n)
+func (t *Tracker) loop() {
+	defer close(t.done)
+	for {
+		var m *nats.Msg
+		select {
+		case m = <-t.msgs:
+		case <-t.stop:
+			return
+		}
+		id, kind, _, ok := events.ParseStatusSubject(m.Subject)
+		if !ok {
+			continue
+		}
+		switch kind {
+		case events.StatusHeartbeat:
+			t.onHeartbeat(id, m.Data)
+		case events.StatusApplied:
+			t.onWatermark(id, m.Data)
+		case events.StatusFailures:
+			t.onFailures(id, m.Data)
+		}
 	}
 }
 
-func (t *Tracker) onApplied(m *nats.Msg) {
-	var a events.Applied
-	if err := json.Unmarshal(m.Data, &a); err != nil || a.Subscriber == "" || len(a.Subscriber) > 256 {
-		return
+// SetEpoch records the stream's creation time as this front knows it: a
+// watermark of another stream confirms nothing.
+func (t *Tracker) SetEpoch(created time.Time) { t.epoch.Store(created.UnixNano()) }
+
+// Epoch returns the stream's creation time as this front knows it (Unix ns, 0 unknown).
+func (t *Tracker) Epoch() int64 { return t.epoch.Load() }
+
+// instanceLocked returns the instance of sidecar id, creating both when
+// allowed; nil when id is new and MaxSidecars are tracked already.
+func (t *Tracker) instanceLocked(id, inst string, now time.Time) *instance {
+	sc := t.sidecars[id]
+	if sc == nil {
+		if len(t.sidecars) >= t.cfg.MaxSidecars {
+			t.pruneLocked(now)
+		}
+		if len(t.sidecars) >= t.cfg.MaxSidecars {
+			if t.cfg.OnRefused != nil {
+				t.cfg.OnRefused()
+			}
+			if now.Sub(t.refusedAt) > time.Minute {
+				t.refusedAt = now
+				t.log.Error().Int("max_sidecars", t.cfg.MaxSidecars).
+					Msg("more sidecars announce themselves than --max-sidecars: the new ones are not tracked")
+			}
+			return nil
+		}
+		sc = &sidecar{instances: map[string]*instance{}}
+		t.sidecars[id] = sc
 	}
-	t.advance(a.Subscriber, a.Seq)
+	in := sc.instances[inst]
+	if in == nil {
+		if len(sc.instances) >= maxInstances {
+			oldest := ""
+			for k, v := range sc.instances {
+				if oldest == "" || v.lastBeat.Before(sc.instances[oldest].lastBeat) {
+					oldest = k
+				}
+			}
+			delete(sc.instances, oldest)
+		}
+		in = &instance{}
+		sc.instances[inst] = in
+	}
+	return in
 }
 
-// advance raises a sidecar's watermark and wakes the waiting requests.
-func (t *Tracker) advance(id string, seq uint64) {
+func (t *Tracker) onHeartbeat(id string, data []byte) {
+	var hb events.Heartbeat
+	if len(data) > maxStatusSize || json.Unmarshal(data, &hb) != nil || hb.Instance == "" || len(hb.Instance) > 64 {
+		t.log.Warn().Str("subscriber", id).Msg("ignoring an unreadable heartbeat")
+		return
+	}
+	now := time.Now()
 	t.mu.Lock()
-	if seq <= t.applied[id] {
+	known := t.sidecars[id] != nil
+	in := t.instanceLocked(id, hb.Instance, now)
+	if in == nil {
 		t.mu.Unlock()
 		return
 	}
-	t.applied[id] = seq
+	in.lastBeat, in.beat = now, hb
+	n := t.liveLocked(now)
+	conflicts := t.conflictsLocked(now)
+	changed := !equalStrings(conflicts, t.conflicts)
+	t.conflicts = conflicts
+	t.mu.Unlock()
+	if !known {
+		t.log.Info().Str("subscriber", id).Bool("ready", hb.Ready).Msg("subscriber joined")
+	}
+	if changed {
+		for _, c := range conflicts {
+			t.log.Error().Str("subscriber", c).
+				Msg("two live instances announce one sidecar id: neither is trusted to confirm revocations; give each sidecar its own --id")
+		}
+		if t.cfg.OnConflicts != nil {
+			t.cfg.OnConflicts(conflicts)
+		}
+	}
+	if t.cfg.OnLive != nil {
+		t.cfg.OnLive(n)
+	}
+	t.pokeAll()
+}
+
+func (t *Tracker) onWatermark(id string, data []byte) {
+	w, err := events.DecodeWatermark(data)
+	if err != nil {
+		return
+	}
+	// A sidecar can only lie about itself: NATS confines it to its own
+	// subjects, and its id is taken from the subject.
+	seq := w.Seq
+	t.mu.Lock()
+	in := t.instanceLocked(id, w.Instance, time.Now())
+	advanced := in != nil && (seq > in.watermark || w.Epoch != in.epoch)
+	if advanced {
+		in.watermark, in.epoch = seq, w.Epoch
+	}
+	t.mu.Unlock()
+	if advanced {
+		t.pokeAll()
+	}
+}
+
+func (t *Tracker) onFailures(id string, data []byte) {
+	var r events.FailureReport
+	if len(data) > maxStatusSize || json.Unmarshal(data, &r) != nil {
+		t.log.Warn().Str("subscriber", id).Msg("ignoring an unreadable failure report")
+		return
+	}
+	t.mu.Lock()
+	w := t.waits[r.RequestID]
+	t.mu.Unlock()
+	if w != nil {
+		w.add(id, r.Failures)
+	}
+}
+
+func (t *Tracker) pokeAll() {
+	t.mu.Lock()
 	waits := make([]*Wait, 0, len(t.waits))
 	for _, w := range t.waits {
 		waits = append(waits, w)
@@ -146,31 +273,52 @@ func (t *Tracker) advance(id string, seq uint64) {
 	}
 }
 
+// liveInstancesLocked returns the instances of sidecar id heard from within
+// the presence timeout.
+func (t *Tracker) liveInstancesLocked(sc *sidecar, now time.Time) []*instance {
+	var out []*instance
+	for _, in := range sc.instances {
+		if !in.lastBeat.IsZero() && now.Sub(in.lastBeat) <= t.cfg.PresenceTimeout {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
 func (t *Tracker) liveLocked(now time.Time) int {
 	n := 0
-	for id, s := range t.seen {
-		if now.Sub(s.at) <= t.presenceTimeout {
+	for _, sc := range t.sidecars {
+		if len(t.liveInstancesLocked(sc, now)) > 0 {
 			n++
-		} else if now.Sub(s.at) > 10*t.presenceTimeout {
-			delete(t.seen, id)
-			delete(t.applied, id)
 		}
 	}
 	return n
 }
 
-// Loads returns what each live sidecar reported of its deny-cache.
-func (t *Tracker) Loads() []SidecarLoad {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := time.Now()
-	var out []SidecarLoad
-	for id, s := range t.seen {
-		if now.Sub(s.at) <= t.presenceTimeout {
-			out = append(out, SidecarLoad{ID: id, Capacity: s.presence.Capacity, Entries: s.presence.Entries})
+func (t *Tracker) conflictsLocked(now time.Time) []string {
+	var out []string
+	for id, sc := range t.sidecars {
+		if len(t.liveInstancesLocked(sc, now)) > 1 {
+			out = append(out, id)
 		}
 	}
+	sort.Strings(out)
 	return out
+}
+
+// pruneLocked forgets sidecars silent for ten presence timeouts.
+func (t *Tracker) pruneLocked(now time.Time) {
+	for id, sc := range t.sidecars {
+		latest := time.Time{}
+		for _, in := range sc.instances {
+			if in.lastBeat.After(latest) {
+				latest = in.lastBeat
+			}
+		}
+		if now.Sub(latest) > 10*t.cfg.PresenceTimeout {
+			delete(t.sidecars, id)
+		}
+	}
 }
 
 // Live returns the ids of the live sidecars, sorted.
@@ -179,8 +327,8 @@ func (t *Tracker) Live() []string {
 	defer t.mu.Unlock()
 	now := time.Now()
 	var ids []string
-	for id, s := range t.seen {
-		if now.Sub(s.at) <= t.presenceTimeout {
+	for id, sc := range t.sidecars {
+		if len(t.liveInstancesLocked(sc, now)) > 0 {
 			ids = append(ids, id)
 		}
 	}
@@ -188,110 +336,63 @@ func (t *Tracker) Live() []string {
 	return ids
 }
 
-func (t *Tracker) onOutcome(m *nats.Msg) {
-	var o events.Outcome
-	if err := json.Unmarshal(m.Data, &o); err != nil {
-		t.log.Warn().Msg("ignoring a malformed outcome")
-		return
-	}
+// Conflicts returns the sidecar ids announced by more than one live
+// instance, sorted.
+func (t *Tracker) Conflicts() []string {
 	t.mu.Lock()
-	w := t.waits[o.RequestID]
-	t.mu.Unlock()
-	if w != nil {
-		w.add(o)
-	}
+	defer t.mu.Unlock()
+	return t.conflictsLocked(time.Now())
 }
 
-// Begin starts collecting for requestID from the sidecars live now. Call it
-// before publishing, so no report can arrive unseen.
-func (t *Tracker) Begin(requestID string) *Wait {
-	w := &Wait{t: t, requestID: requestID, failures: make(map[string][]events.Failure), changed: make(chan struct{}, 1)}
-	w.expected = t.Live()
+// Loads returns what each live sidecar reported of its deny-cache (for an
+// id run twice, the smaller capacity and the larger count).
+func (t *Tracker) Loads() []SidecarLoad {
 	t.mu.Lock()
-	t.waits[requestID] = w
-	t.mu.Unlock()
-	return w
-}
-
-// Wait collects the confirmations of one request.
-type Wait struct {
-	t         *Tracker
-	requestID string
-	expected  []string
-	changed   chan struct{}
-
-	mu       sync.Mutex
-	failures map[string][]events.Failure // per sidecar
-}
-
-func (w *Wait) poke() {
-	select {
-	case w.changed <- struct{}{}:
-	default:
-	}
-}
-
-func (w *Wait) add(o events.Outcome) {
-	w.mu.Lock()
-	w.failures[o.Subscriber] = append(w.failures[o.Subscriber], o.Failures...)
-	w.mu.Unlock()
-	w.poke()
-}
-
-// Finish waits up to timeout until every expected sidecar has applied the
-// stream up to seq (the request's last event), then stops collecting and
-// returns a Detail per reported failure and per sidecar that did not get
-// there in time. With seq == 0 or timeout == 0 it does not wait.
-func (w *Wait) Finish(seq uint64, timeout time.Duration) []Detail {
-	defer func() {
-		w.t.mu.Lock()
-		delete(w.t.waits, w.requestID)
-		w.t.mu.Unlock()
-	}()
-	if seq == 0 || timeout <= 0 {
-		return nil
-	}
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	for len(w.behind(seq)) > 0 {
-		select {
-		case <-w.changed:
-		case <-timer.C:
-			return w.details(seq, timeout)
+	defer t.mu.Unlock()
+	now := time.Now()
+	var out []SidecarLoad
+	for id, sc := range t.sidecars {
+		l := SidecarLoad{ID: id}
+		for i, in := range t.liveInstancesLocked(sc, now) {
+			if i == 0 || in.beat.Capacity < l.Capacity {
+				l.Capacity = in.beat.Capacity
+			}
+			l.Entries = max(l.Entries, in.beat.Entries)
 		}
-	}
-	return w.details(seq, timeout)
-}
-
-// behind returns the expected sidecars that have not reached seq.
-func (w *Wait) behind(seq uint64) []string {
-	w.t.mu.Lock()
-	defer w.t.mu.Unlock()
-	var out []string
-	for _, id := range w.expected {
-		if w.t.applied[id] < seq {
-			out = append(out, id)
+		if l.Capacity > 0 {
+			out = append(out, l)
 		}
 	}
 	return out
 }
 
-func (w *Wait) details(seq uint64, timeout time.Duration) []Detail {
-	late := map[string]bool{}
-	for _, id := range w.behind(seq) {
-		late[id] = true
+// confirmedLocked reports whether sidecar id has applied seq of the stream
+// of epoch (0: any), and whether it runs as several instances.
+func (t *Tracker) confirmedLocked(id string, seq uint64, epoch int64, now time.Time) (ok, conflict bool) {
+	sc := t.sidecars[id]
+	if sc == nil {
+		return false, false
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var out []Detail
-	for _, id := range w.expected {
-		for _, f := range w.failures[id] {
-			out = append(out, Detail{Kind: DetailPropagation, Subscriber: id, Token: f.Token, Rule: f.Rule,
-				Err: errors.New(f.Error)})
-		}
-		if late[id] {
-			out = append(out, Detail{Kind: DetailTimeout, Subscriber: id, Timeout: timeout})
+	live := t.liveInstancesLocked(sc, now)
+	if len(live) > 1 {
+		return false, true
+	}
+	for _, in := range live {
+		if in.watermark >= seq && (epoch == 0 || in.epoch == epoch) {
+			return true, false
 		}
 	}
-	return out
+	return false, false
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }

@@ -245,68 +245,65 @@ func (s *Subscriber) inFailed(sum events.Sum) bool {
 	return ok && exp.After(time.Now())
 }
 
-type outcomeKey struct{ origin, requestID string }
+type reportKey struct{ origin, requestID string }
 
-// report sends each live request's outcome (what was applied, what failed)
-// to the front that published it, then the watermark: every event up to the
-// batch's last sequence is applied or reported.
+// report sends each live request's failures (if it has any) to the front
+// that published it, then the watermark: every event up to the batch's last
+// sequence is applied or reported. Both go out on the same connection, the
+// failures first, so a front sees them before the watermark passes them.
 func (s *Subscriber) report(items []item, failedErr map[events.Sum]string) {
 	now := time.Now()
-	out := make(map[outcomeKey]*events.Outcome)
-	outcome := func(it *item) *events.Outcome {
+	out := make(map[reportKey]*events.FailureReport)
+	fail := func(it *item, f events.Failure) {
 		if it.ev.RequestID == "" || events.ValidID(it.ev.Origin) != nil || now.Sub(it.ev.RevokedAt) > outcomeWindow {
-			return nil // history being replayed, or nobody to tell
+			return // history being replayed, or nobody to tell
 		}
-		k := outcomeKey{it.ev.Origin, it.ev.RequestID}
+		k := reportKey{it.ev.Origin, it.ev.RequestID}
 		if out[k] == nil {
-			out[k] = &events.Outcome{Subscriber: s.cfg.ID, RequestID: it.ev.RequestID}
+			out[k] = &events.FailureReport{Instance: s.instance, RequestID: it.ev.RequestID}
 		}
-		return out[k]
+		out[k].Failures = append(out[k].Failures, f)
 	}
 	for i := range items {
 		it := &items[i]
-		o := outcome(it)
 		switch {
 		case it.err != nil:
-			if o != nil {
-				o.Failures = append(o.Failures, events.Failure{Token: it.ev.Token, Error: "event could not be read: " + it.err.Error()})
-			}
+			fail(it, events.Failure{Token: it.ev.Token, Error: "event could not be read: " + it.err.Error()})
 			continue
 		case it.ev.Kind == events.KindTokens:
 			for _, t := range it.ev.Tokens {
-				switch msg := failedErr[t.Token]; {
-				case o == nil:
-				case msg != "":
-					o.Failures = append(o.Failures, events.Failure{Token: t.Token, Error: msg})
-				default:
-					o.Applied++
+				if msg := failedErr[t.Token]; msg != "" {
+					fail(it, events.Failure{Token: t.Token, Error: msg})
 				}
 			}
-		case it.ev.Kind == events.KindToken && failedErr[it.ev.Token] != "":
-			if o != nil {
-				o.Failures = append(o.Failures, events.Failure{Token: it.ev.Token, Error: failedErr[it.ev.Token]})
+		case it.ev.Kind == events.KindToken || it.ev.Kind == events.KindJTI:
+			if msg := failedErr[it.ev.Token]; msg != "" {
+				fail(it, events.Failure{Token: it.ev.Token, Error: msg})
 			}
-		case o != nil:
-			o.Applied++
 		}
 		if age := now.Sub(it.ev.RevokedAt); age < outcomeWindow {
 			s.m.lag.Observe(age.Seconds()) // a live revocation, not history
 		}
 	}
-	for k, o := range out {
-		for first := true; first || len(o.Failures) > 0; first = false {
-			part := *o
-			part.Failures = o.Failures[:min(len(o.Failures), maxFailuresPerOutcome)]
-			o.Failures, o.Applied = o.Failures[len(part.Failures):], 0
+	for k, r := range out {
+		for len(r.Failures) > 0 {
+			part := *r
+			part.Failures = r.Failures[:min(len(r.Failures), maxFailuresPerOutcome)]
+			r.Failures = r.Failures[len(part.Failures):]
 			b, _ := json.Marshal(part)
-			if err := s.nc.Publish(events.OutcomeSubject(k.origin), b); err != nil {
-				s.log.Warn().Err(err).Str("request_id", k.requestID).Msg("could not send outcome")
+			if err := s.nc.Publish(events.FailuresSubject(s.cfg.ID, k.origin), b); err != nil {
+				s.log.Warn().Err(err).Str("request_id", k.requestID).Msg("could not send a failure report")
 				break
 			}
 		}
 	}
 	last := items[len(items)-1].seq
-	s.reported.Store(last) // heartbeats carry it too, so only after the failures went out
-	b, _ := json.Marshal(events.Applied{Subscriber: s.cfg.ID, Instance: s.instance, Seq: last})
-	_ = s.nc.Publish(events.AppliedSubject, b)
+	s.reported.Store(last)
+	s.publishWatermark(last)
+}
+
+// publishWatermark announces that everything up to seq is applied or reported.
+func (s *Subscriber) publishWatermark(seq uint64) {
+	w := events.Watermark{Instance: s.instance, Seq: seq, Epoch: s.epoch.Load()}
+	_ = s.nc.Publish(events.WatermarkSubject(s.cfg.ID), w.Encode())
 }

@@ -75,8 +75,9 @@ func (c *Config) setDefaults() {
 func (c Config) Validate() error {
 	c.setDefaults()
 	var errs []error
-	if c.ID == "" || len(c.ID) > 128 {
-		errs = append(errs, fmt.Errorf("%w: id must be 1 to 128 characters", ErrConfig))
+	if events.ValidID(c.ID) != nil {
+		errs = append(errs, fmt.Errorf("%w: --id must be 1 to 64 letters, digits, '_' or '-' (it names the sidecar's NATS subjects), got %q",
+			ErrConfig, truncateID(c.ID)))
 	}
 	if c.StalePolicy != PolicyDeny && c.StalePolicy != PolicyAllow {
 		errs = append(errs, fmt.Errorf("%w: stale policy must be %q or %q, got %q", ErrConfig, PolicyDeny, PolicyAllow, c.StalePolicy))
@@ -91,4 +92,11 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%w: batch size must be positive", ErrConfig))
 	}
 	return errors.Join(errs...)
+}
+
+func truncateID(id string) string {
+	if len(id) > 80 {
+		return id[:80] + "..."
+	}
+	return id
 }

@@ -66,10 +66,10 @@ func (s *Subscriber) Status() Status {
 
 // heartbeat announces presence now.
 func (s *Subscriber) heartbeat() {
-	b, _ := json.Marshal(events.Presence{Subscriber: s.cfg.ID, Instance: s.instance, Ready: s.ready.Load(),
-		Stale: s.stale(), Healthy: s.healthy(), AppliedSeq: s.reported.Load(), SentAt: time.Now().UTC(),
+	b, _ := json.Marshal(events.Heartbeat{Instance: s.instance, Ready: s.ready.Load(),
+		Stale: s.stale(), Healthy: s.healthy(), SentAt: time.Now().UTC(),
 		Capacity: s.cache.Capacity(), Entries: s.cache.Stats().Entries + s.failedN.Load()})
-	_ = s.nc.Publish(events.PresenceSubject, b)
+	_ = s.nc.Publish(events.HeartbeatSubject(s.cfg.ID), b)
 }
 
 // heartbeats announces presence every HeartbeatInterval until ctx is done.

@@ -55,6 +55,7 @@ type Subscriber struct {
 	target      atomic.Uint64 // last sequence of the stream when the replay started
 	applied     atomic.Uint64 // last sequence applied
 	reported    atomic.Uint64 // last sequence whose failures are reported: the watermark fronts see
+	epoch       atomic.Int64  // Unix ns of the creation of the stream being followed
 	confirmedAt atomic.Int64  // Unix ns of the last confirmation that the sidecar was caught up
 	started     time.Time
 
@@ -160,13 +161,18 @@ func (s *Subscriber) follow(ctx context.Context) error {
 	if err != nil {
 		return stopped(ctx, fmt.Errorf("subscriber: stream info: %w", err))
 	}
+	s.epoch.Store(info.Created.UnixNano())
 	s.target.Store(info.State.LastSeq)
 	s.m.targetSeq.Set(float64(info.State.LastSeq))
 	s.log.Info().Uint64("target_seq", info.State.LastSeq).Uint64("messages", info.State.Msgs).Msg("replaying revocation stream")
 	if info.State.Msgs == 0 {
 		s.caughtUp()
 	}
-	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy})
+	// Consumers are named after the sidecar ("<id>_<nonce>_<n>"): NATS
+	// permissions confine a sidecar to its own. The nonce keeps a rebuild's
+	// consumer from colliding with the one it replaces.
+	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy,
+		NamePrefix: s.cfg.ID + "_" + nuid.Next()[12:]}) // nuid: 12 characters of prefix, then a sequence
 	if err != nil {
 		return stopped(ctx, fmt.Errorf("subscriber: create consumer: %w", err))
 	}

@@ -160,49 +160,59 @@ func TestEmptyStreamIsReadyAtOnce(t *testing.T) {
 	waitReady(t, s)
 }
 
+// A live revocation applied successfully is confirmed by a watermark on the
+// sidecar's own subject, carrying the stream's epoch; no failure report is
+// sent when nothing failed.
 func TestFollowsLiveAndAnnouncesItsWatermark(t *testing.T) {
 	e := newEnv(t)
 	s := startSub(t, e, Config{ID: "side-a"}, nil)
 	waitReady(t, s)
-	marks := make(chan events.Applied, 100)
-	sub, err := e.nc.Subscribe(events.AppliedSubject, func(m *nats.Msg) {
-		var a events.Applied
-		_ = json.Unmarshal(m.Data, &a)
-		marks <- a
+	marks := make(chan events.Watermark, 100)
+	sub, err := e.nc.Subscribe(events.WatermarkSubject("side-a"), func(m *nats.Msg) {
+		w, err := events.DecodeWatermark(m.Data)
+		if err != nil {
+			t.Error(err)
+		}
+		marks <- w
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sub.Unsubscribe()
-	outcomes := make(chan events.Outcome, 10)
-	osub, err := e.nc.Subscribe(events.OutcomeSubject("front1"), func(m *nats.Msg) {
-		var o events.Outcome
-		_ = json.Unmarshal(m.Data, &o)
-		outcomes <- o
+	reports := make(chan string, 10)
+	rsub, err := e.nc.Subscribe(events.StatusSubjects, func(m *nats.Msg) {
+		if _, kind, _, _ := events.ParseStatusSubject(m.Subject); kind == events.StatusFailures {
+			reports <- string(m.Data)
+		}
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer osub.Unsubscribe()
+	defer rsub.Unsubscribe()
 	ev := revokeToken("live")
 	ev.RequestID, ev.Origin = "req1", "front1"
 	e.append(t, ev)
 	natstest.Eventually(t, 5*time.Second, "live revocation applied", func() bool { return s.Check("live").Verdict == Revoked })
-	select {
-	case o := <-outcomes:
-		if o.Subscriber != "side-a" || o.RequestID != "req1" || o.Applied != 1 || len(o.Failures) != 0 {
-			t.Fatalf("outcome = %+v", o)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no outcome")
+	st, err := e.js.Stream(context.Background(), events.DefaultStreamName)
+	if err != nil {
+		t.Fatal(err)
 	}
+	created := st.CachedInfo().Created.UnixNano()
 	select {
-	case a := <-marks:
-		if a.Subscriber != "side-a" || a.Seq != 1 {
-			t.Fatalf("watermark = %+v, want side-a at sequence 1", a)
+	case w := <-marks:
+		if w.Seq != 1 || w.Instance != s.instance || w.Epoch != created {
+			t.Fatalf("watermark = %+v, want sequence 1 of instance %s, epoch %d", w, s.instance, created)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no watermark")
+	}
+	if err := e.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-reports:
+		t.Fatalf("a failure report for a revocation that was applied: %s", r)
+	default:
 	}
 }
 
@@ -291,9 +301,9 @@ func TestRefusedEntriesAreReportedDeniedAndUnhealthy(t *testing.T) {
 			rc := &refusingCache{}
 			s := startSub(t, e, Config{ID: "broken", StalePolicy: policy}, rc)
 			waitReady(t, s)
-			outcomes := make(chan events.Outcome, 10)
-			sub, _ := e.nc.Subscribe(events.OutcomeSubject("front1"), func(m *nats.Msg) {
-				var o events.Outcome
+			outcomes := make(chan events.FailureReport, 10)
+			sub, _ := e.nc.Subscribe(events.FailuresSubject("broken", "front1"), func(m *nats.Msg) {
+				var o events.FailureReport
 				_ = json.Unmarshal(m.Data, &o)
 				outcomes <- o
 			})
@@ -301,13 +311,13 @@ func TestRefusedEntriesAreReportedDeniedAndUnhealthy(t *testing.T) {
 			ev := revokeToken("refused")
 			ev.RequestID, ev.Origin = "req1", "front1"
 			e.append(t, ev)
-			var o events.Outcome
+			var o events.FailureReport
 			select {
 			case o = <-outcomes:
 			case <-time.After(5 * time.Second):
 				t.Fatal("no outcome")
 			}
-			if o.Applied != 0 || len(o.Failures) != 1 || o.Failures[0].Token != events.TokenKey("refused") {
+			if o.RequestID != "req1" || len(o.Failures) != 1 || o.Failures[0].Token != events.TokenKey("refused") {
 				t.Fatalf("outcome = %+v, want one failure naming the token", o)
 			}
 			if s.healthy() || len(s.Status().Problems) == 0 {

@@ -60,7 +60,11 @@ func newFront(c commonOpts, o pubOpts, cfg *config, extra []auth.Credential, nc 
 	promReg := newRegistry()
 	m := publisher.NewMetrics(promReg)
 	origin := nuid.Next()
-	tracker, err := publisher.NewTracker(nc, origin, o.presenceTimeout, log, func(n int) { m.LiveSubscribers.Set(float64(n)) })
+	tracker, err := publisher.NewTracker(nc, publisher.TrackerConfig{Origin: origin, PresenceTimeout: o.presenceTimeout,
+		MaxSidecars: o.maxSidecars,
+		OnLive:      func(n int) { m.LiveSubscribers.Set(float64(n)) },
+		OnConflicts: func(ids []string) { m.SidecarConflicts.Set(float64(len(ids))) },
+		OnRefused:   func() { m.SidecarsRefused.Inc() }}, log)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +134,14 @@ func newFront(c commonOpts, o pubOpts, cfg *config, extra []auth.Credential, nc 
 		}
 		return nil
 	}
-	h := server.New(server.Options{Core: core, Auth: store, Log: log, Metrics: m, Gatherer: promReg, Ready: ready,
+	warnings := func() []string {
+		var out []string
+		for _, id := range tracker.Conflicts() {
+			out = append(out, fmt.Sprintf("sidecar id %q is announced by two live instances: neither confirms revocations; give each sidecar its own --id", id))
+		}
+		return out
+	}
+	h := server.New(server.Options{Core: core, Auth: store, Log: log, Metrics: m, Gatherer: promReg, Ready: ready, Warnings: warnings,
 		MaxBody: maxBody, Registry: feed, TrustedProxies: cfg.trustedProxies})
 	return &front{handler: h, core: core, tracker: tracker, store: jsStore, registry: reg, stop: stop,
 		busSub: func() *nats.Subscription { return busSub.Load() }}, nil

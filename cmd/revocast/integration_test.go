@@ -1,6 +1,9 @@
 package main
 
 import (
+	"encoding/json"
+	"strings"
+
 	"context"
 	"fmt"
 	"net/http/httptest"
@@ -8,6 +11,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/nats-io/nats-server/v2/server"
@@ -173,5 +178,92 @@ func TestRevokedJWTDeniedInEverySpelling(t *testing.T) {
 	// A second revocation in another spelling is the same token.
 	if r := esRevoke(t, sys.url, `{"token":"`+jwttest.HighS(t, tok)+`"}`); r.body != fmt.Sprintf(counts, 0, 1, 0) {
 		t.Fatalf("the twin revoked again: %s", r.body)
+	}
+}
+
+// Seen: two sidecars sharing an --id were merged unnoticed. Two live
+// instances of one id are reported in /readyz and a metric, and requests
+// name the conflict instead of trusting either.
+func TestDuplicateSidecarIDIsReported(t *testing.T) {
+	sys := newSystem(t)
+	for i := 0; i < 2; i++ {
+		dc, _ := cache.New(cache.Config{Capacity: 1000})
+		t.Cleanup(dc.Close)
+		sys.addSidecar("twin", dc)
+	}
+	waitFor(t, "the conflict seen", func() bool { return len(sys.front.tracker.Conflicts()) == 1 })
+	r := httpDo(t, "GET", sys.url+"/readyz", "", "")
+	if r.code != 200 || !strings.Contains(r.body, `sidecar id \"twin\" is announced by two live instances`) {
+		t.Fatalf("/readyz: %d %s", r.code, r.body)
+	}
+	r = esRevoke(t, sys.url, `{"token":"tok-twin"}`)
+	if r.code != 200 || !strings.Contains(r.body, `"error_count":1`) || !strings.Contains(r.body, "subscriber [twin] is announced by two live instances") {
+		t.Fatalf("revoke: %d %s", r.code, r.body)
+	}
+	if m := httpDo(t, "GET", sys.url+"/metrics", "", ""); !strings.Contains(m.body, "revocast_publisher_sidecar_id_conflicts 1") {
+		t.Fatal("no conflict metric")
+	}
+}
+
+// Seen: 500 fake sidecars made every revocation wait a second and carry 500
+// timeout_exceptions. The front tracks at most --max-sidecars.
+func TestTrackedSidecarsAreBounded(t *testing.T) {
+	sys := newSystem(t, func(p *pubOpts) { p.maxSidecars = 3 })
+	nc := natstest.Connect(t, sys.ns)
+	hb, _ := json.Marshal(events.Heartbeat{Instance: "i", Ready: true, Healthy: true, SentAt: time.Now()})
+	for i := 0; i < 50; i++ {
+		if err := nc.Publish(events.HeartbeatSubject(fmt.Sprint("fake-", i)), hb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the heartbeats counted", func() bool {
+		return strings.Contains(httpDo(t, "GET", sys.url+"/metrics", "", "").body, "revocast_publisher_sidecars_refused_total 47")
+	})
+	if n := len(sys.front.tracker.Live()); n != 3 {
+		t.Fatalf("%d sidecars tracked, want 3", n)
+	}
+}
+
+// Seen: a forged failure report put attacker text into error_details. A
+// sidecar's failure text is data: at most 256 bytes, no control
+// characters, never markup.
+func TestFailureTextIsBoundedData(t *testing.T) {
+	sys := newSystem(t)
+	dc, _ := cache.New(cache.Config{Capacity: 1000})
+	defer dc.Close()
+	sys.addSidecar("honest", dc)
+	nc := natstest.Connect(t, sys.ns)
+	// A sidecar that reports a hostile failure for every request it sees.
+	sub, err := nc.Subscribe(events.StreamSubjects, func(m *nats.Msg) {
+		ev, err := events.Decode(m.Data)
+		if err != nil || ev.Origin == "" {
+			return
+		}
+		b, _ := json.Marshal(events.FailureReport{Instance: "x", RequestID: ev.RequestID, Failures: []events.Failure{
+			{Token: ev.Token, Error: "\x1b[31m<script>alert(1)</script>\n" + strings.Repeat("A", 10_000)}}})
+		_ = nc.Publish(events.FailuresSubject("liar", ev.Origin), b)
+		hb, _ := json.Marshal(events.Heartbeat{Instance: "x", Ready: true, Healthy: true})
+		_ = nc.Publish(events.HeartbeatSubject("liar"), hb)
+		_ = nc.Publish(events.WatermarkSubject("liar"), events.Watermark{Instance: "x", Seq: 1 << 62}.Encode())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	hb, _ := json.Marshal(events.Heartbeat{Instance: "x", Ready: true, Healthy: true})
+	_ = nc.Publish(events.HeartbeatSubject("liar"), hb)
+	waitFor(t, "the liar seen", func() bool { return len(sys.front.tracker.Live()) == 2 })
+	r := esRevoke(t, sys.url, `{"token":"tok-liar"}`)
+	var body struct {
+		ErrorDetails []struct {
+			CausedBy struct{ Reason string } `json:"caused_by"`
+		} `json:"error_details"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &body); err != nil || len(body.ErrorDetails) != 1 {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+	reason := body.ErrorDetails[0].CausedBy.Reason
+	if len(reason) > events.MaxFailureText || strings.ContainsAny(reason, "\x1b\n") {
+		t.Fatalf("the failure text is %d bytes: %q", len(reason), reason[:min(len(reason), 80)])
 	}
 }

@@ -262,6 +262,10 @@ func detailCause(d publisher.Detail) ErrorCause {
 		return ErrorCause{Type: "propagation_exception",
 			Reason:   fmt.Sprintf("subscriber [%s] could not apply the revocation of %s", d.Subscriber, what(d)),
 			CausedBy: &ErrorCause{Type: "cache_admission_exception", Reason: reason(d.Err)}}
+	case publisher.DetailConflict:
+		return ErrorCause{Type: "propagation_exception",
+			Reason: fmt.Sprintf("subscriber [%s] is announced by two live instances, so neither confirmation is trusted; the revocation is stored; give each sidecar its own id",
+				d.Subscriber)}
 	case publisher.DetailTimeout:
 		return ErrorCause{Type: "timeout_exception",
 			Reason: fmt.Sprintf("subscriber [%s] did not confirm within [%s]; the revocation is stored and will apply when that subscriber catches up",

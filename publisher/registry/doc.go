@@ -51,5 +51,6 @@
 // that keeps flowing outlives the server's ReadTimeout.
 //
 // The package serves POST /v1/tokens (one JSON object or NDJSON lines) and
-// the NATS subject revocast.registry.tokens for issuers on the bus.
+// the NATS subjects revocast.registry.<realm key> for issuers on the bus (one
+// per realm, so NATS permissions confine each issuer to its realms).
 package registry

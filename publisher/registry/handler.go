@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
+	"github.com/revocast/revocast/events"
 	"github.com/revocast/revocast/publisher"
 	"github.com/revocast/revocast/publisher/auth"
 )
@@ -19,10 +20,11 @@ import (
 // Route is the registry feed.
 const Route = "/v1/tokens"
 
-// Subject is where issuers on the bus send the same records (NDJSON or one
-// JSON object) as a request; the answer is the same JSON as on HTTP. Who
-// may publish there is NATS's to decide (account permissions).
-const Subject = "revocast.registry.tokens"
+// Issuers on the bus send the same records (NDJSON or one JSON object) as a
+// request to their realm's subject, events.RegistrySubject(realm)
+// (revocast.registry.<realm key>); the answer is the same JSON as on HTTP.
+// NATS permissions confine an issuer to its realms' subjects, and a record
+// of another realm than its subject's is refused.
 
 // Defaults of Options.
 const (
@@ -201,12 +203,18 @@ func fail(w http.ResponseWriter, err error) {
 	}
 }
 
-// Serve answers registrations sent to Subject (a queue group, so several
+// Serve answers registrations sent to the registry subjects (a queue group, so several
 // fronts share them) until the returned subscription is drained.
 func (h *Handler) Serve(nc *nats.Conn) (*nats.Subscription, error) {
-	sub, err := nc.QueueSubscribe(Subject, "revocast-registry", func(m *nats.Msg) {
+	sub, err := nc.QueueSubscribe(events.RegistrySubjects, "revocast-registry", func(m *nats.Msg) {
+		key, ok := events.RealmKeyOfRegistrySubject(m.Subject)
+		if !ok {
+			return
+		}
+		lim := h.limits()
+		lim.realmKey = key
 		single := len(m.Data) > 0 && m.Data[0] == '{' && !containsNewlineRecord(m.Data)
-		res := ingest(context.Background(), h.reg, nil, h.limits(), bytesReader(m.Data), single)
+		res := ingest(context.Background(), h.reg, nil, lim, bytesReader(m.Data), single)
 		h.answer(discard{}, res, "bus")
 		if m.Reply != "" {
 			b, _ := json.Marshal(res)

@@ -205,7 +205,7 @@ func TestBusSubject(t *testing.T) {
 		t.Fatal(err)
 	}
 	client := natstest.Connect(t, ns)
-	msg, err := client.Request(Subject, []byte(line("bus-1", "")+"\n"+line("bus-2", "")+"\n{nope}"), 5*time.Second)
+	msg, err := client.Request(events.RegistrySubject("saml1"), []byte(line("bus-1", "")+"\n"+line("bus-2", "")+"\n{nope}"), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,6 +215,20 @@ func TestBusSubject(t *testing.T) {
 	}
 	if got, _ := lookupOne(s, events.TokenKey("bus-2")); got == nil {
 		t.Fatal("not registered over the bus")
+	}
+	// Seen: a realm-B token registered to another client through the bus
+	// subject. A record of another realm than its subject's is refused.
+	msg, err = client.Request(events.RegistrySubject("saml2"), []byte(line("bus-3", "")), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res = Result{}
+	if err := json.Unmarshal(msg.Data, &res); err != nil || res.Registered != 0 || len(res.Errors) != 1 ||
+		!strings.Contains(res.Errors[0].Error, "not the realm of the subject") {
+		t.Fatalf("a saml1 record on saml2's subject: %s", msg.Data)
+	}
+	if got, _ := lookupOne(s, events.TokenKey("bus-3")); got != nil {
+		t.Fatal("registered through another realm's subject")
 	}
 }
 

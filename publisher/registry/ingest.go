@@ -59,6 +59,10 @@ type limits struct {
 	// progress, when set, is called after each chunk is handed on, before
 	// reading resumes (the handler moves the connection's read deadline).
 	progress func()
+	// realmKey, when set, admits only records of the realm with that
+	// events.RealmKey: the realm of the bus subject the body came on, which
+	// NATS permissions confine each issuer to.
+	realmKey string
 }
 
 // ingest registers every record of body: NDJSON lines, or (whole) one JSON

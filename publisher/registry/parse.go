@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/revocast/revocast/events"
 	"github.com/revocast/revocast/publisher/auth"
 )
 
@@ -119,6 +120,10 @@ func (ps *parser) line(n int, b []byte) {
 	}
 	if ps.principal != nil && !ps.principal.InRealm(r.Realm) {
 		ps.refuse(n, invalid("%s may not register tokens of realm [%s]", ps.principal, r.Realm))
+		return
+	}
+	if ps.lim.realmKey != "" && events.RealmKey(r.Realm) != ps.lim.realmKey {
+		ps.refuse(n, invalid("realm [%s] is not the realm of the subject this was sent on", r.Realm))
 		return
 	}
 	c := ps.cur

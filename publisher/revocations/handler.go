@@ -213,8 +213,11 @@ func render(res publisher.Result) Answer {
 		if d.Err != nil {
 			msg = d.Err.Error()
 		}
-		if d.Kind == publisher.DetailTimeout {
+		switch d.Kind {
+		case publisher.DetailTimeout:
 			msg = fmt.Sprintf("did not confirm within %s; the revocation is stored and applies when it catches up", d.Timeout)
+		case publisher.DetailConflict:
+			msg = "two live instances announce this sidecar id: neither confirmation is trusted; the revocation is stored"
 		}
 		a.Errors = append(a.Errors, AnswerDetail{Kind: string(d.Kind), Subscriber: d.Subscriber, Error: msg})
 	}

@@ -30,6 +30,9 @@ type Options struct {
 	Metrics  *publisher.Metrics  // nil: no per-route metrics
 	Gatherer prometheus.Gatherer // nil: no /metrics
 	Ready    func() error        // nil: always ready
+	// Warnings are problems that do not make the front unready, listed in
+	// /readyz's body (a sidecar id run twice); nil: none.
+	Warnings func() []string
 	MaxBody  int64               // 0: publisher.DefaultMaxBody
 	Registry http.Handler        // the registry feed (POST /v1/tokens); nil: none
 	// TrustedProxies are the peers whose X-Forwarded-For names the client
@@ -64,13 +67,20 @@ func New(o Options) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})))
 	mux.Handle("GET /readyz", instrument(o.Metrics, "readyz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		body := map[string]any{"ready": true}
+		if o.Warnings != nil {
+			if ws := o.Warnings(); len(ws) > 0 {
+				body["warnings"] = ws
+			}
+		}
 		if o.Ready != nil {
 			if err := o.Ready(); err != nil {
-				writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "reason": err.Error()})
+				body["ready"], body["reason"] = false, err.Error()
+				writeJSON(w, http.StatusServiceUnavailable, body)
 				return
 			}
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"ready": true})
+		writeJSON(w, http.StatusOK, body)
 	})))
 	if o.Gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
