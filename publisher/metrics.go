@@ -16,10 +16,10 @@ type Metrics struct {
 	// SidecarsRefused ids refused past --max-sidecars.
 	SidecarConflicts prometheus.Gauge
 	SidecarsRefused  prometheus.Counter
-	Requests        *prometheus.CounterVec   // dialect, code
-	RequestDuration *prometheus.HistogramVec // route
-	Registered      prometheus.Counter
-	RegistryRefused prometheus.Counter
+	Requests         *prometheus.CounterVec   // dialect, code
+	RequestDuration  *prometheus.HistogramVec // route
+	Registered       prometheus.Counter
+	RegistryRefused  prometheus.Counter
 }
 
 // NewMetrics registers the front's metrics on reg.

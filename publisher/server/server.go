@@ -33,8 +33,8 @@ type Options struct {
 	// Warnings are problems that do not make the front unready, listed in
 	// /readyz's body (a sidecar id run twice); nil: none.
 	Warnings func() []string
-	MaxBody  int64               // 0: publisher.DefaultMaxBody
-	Registry http.Handler        // the registry feed (POST /v1/tokens); nil: none
+	MaxBody  int64        // 0: publisher.DefaultMaxBody
+	Registry http.Handler // the registry feed (POST /v1/tokens); nil: none
 	// TrustedProxies are the peers whose X-Forwarded-For names the client
 	// (see Wrap); nil: the client is always the TCP peer.
 	TrustedProxies []netip.Prefix
