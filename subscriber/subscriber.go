@@ -74,7 +74,8 @@ type Subscriber struct {
 	lostSince    atomic.Int64 // Unix ns of the first loss
 	lossRebuilds atomic.Int64 // rebuilds in a row that started after a loss
 
-	rebuild chan string // a reason: stop following, reset, replay from the start
+	rebuild       chan string // a reason: stop following, reset, replay from the start
+	streamMissing atomic.Bool
 
 	// Unix ns until which checks consult legacy (schema version 1) token
 	// keys of JWS, and JWT ID revocations: both are live until then.
@@ -294,6 +295,9 @@ func (s *Subscriber) maintain(ctx context.Context) error {
 			return rebuildError{reason}
 		case <-tick.C:
 		}
+		if reason := s.streamChanged(ctx); reason != "" {
+			return rebuildError{reason}
+		}
 		s.confirm(ctx)
 		s.retryFailed(ctx)
 		if time.Since(lastPrune) > time.Minute {
@@ -304,6 +308,40 @@ func (s *Subscriber) maintain(ctx context.Context) error {
 			return rebuildError{fmt.Sprintf("%d revocations did not fit in the deny-cache", s.lost.Load())}
 		}
 	}
+}
+
+// streamChanged returns why the stream is not the one this sidecar
+// replayed ("" when it is): deleted and re-created (another creation
+// time, which is also what NATS losing its volume looks like), or holding
+// less than was applied. An ordered consumer would carry on after its old
+// sequence and skip the new stream's first revocations; a rebuild replays
+// it from the start. A stream that is missing is waited for: nothing new
+// can be stored meanwhile, and the sidecar turns stale.
+func (s *Subscriber) streamChanged(ctx context.Context) string {
+	c, cancel := context.WithTimeout(ctx, s.cfg.HeartbeatInterval)
+	defer cancel()
+	st, err := s.js.Stream(c, s.cfg.Stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		if s.streamMissing.CompareAndSwap(false, true) {
+			s.log.Error().Str("stream", s.cfg.Stream).Msg("the revocation stream is gone: waiting for it, failing closed once stale")
+		}
+		return ""
+	}
+	if err != nil {
+		return "" // unreachable now: staleness covers it
+	}
+	info := st.CachedInfo()
+	missing := s.streamMissing.Swap(false)
+	switch {
+	case info.Created.UnixNano() != s.epoch.Load():
+		return fmt.Sprintf("the stream was re-created (created %s, replayed one created %s)",
+			info.Created.UTC().Format(time.RFC3339Nano), time.Unix(0, s.epoch.Load()).UTC().Format(time.RFC3339Nano))
+	case info.State.LastSeq < s.applied.Load():
+		return fmt.Sprintf("the stream's last sequence %d is below the %d applied", info.State.LastSeq, s.applied.Load())
+	case missing:
+		s.log.Info().Str("stream", s.cfg.Stream).Msg("the revocation stream is back")
+	}
+	return ""
 }
 
 // confirm asks the server whether anything is left to deliver; if not and

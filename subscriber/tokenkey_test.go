@@ -1,6 +1,7 @@
 package subscriber
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -189,5 +190,41 @@ func TestRebuildReplaysFromTheStart(t *testing.T) {
 	}
 	if d := s.CheckSum(events.TokenKey("x"), &Claims{Subject: "alice"}); d.Verdict != Revoked {
 		t.Fatalf("rule after the rebuild: %+v", d)
+	}
+}
+
+// Seen: the stream was deleted and re-created and a running sidecar, ready
+// and healthy, allowed 5 of 7 new revocations: its ordered consumer resumed
+// after its old sequence. It notices the new stream and replays it.
+func TestRecreatedStreamIsReplayedFromTheStart(t *testing.T) {
+	e := newEnv(t)
+	for i := 0; i < 20; i++ {
+		e.append(t, revokeToken(fmt.Sprint("old-", i)))
+	}
+	s := startSub(t, e, Config{HeartbeatInterval: 50 * time.Millisecond}, nil)
+	waitReady(t, s)
+	ctx := context.Background()
+	if err := e.js.DeleteStream(ctx, events.DefaultStreamName); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := events.EnsureStream(ctx, e.js, events.StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var fresh []string
+	for i := 0; i < 7; i++ {
+		tok := fmt.Sprint("new-", i)
+		fresh = append(fresh, tok)
+		e.append(t, revokeToken(tok))
+	}
+	natstest.Eventually(t, 10*time.Second, "every new revocation denied", func() bool {
+		for _, tok := range fresh {
+			if s.Check(tok).Verdict != Revoked {
+				return false
+			}
+		}
+		return true
+	})
+	if n := testCounter(t, s.m.rebuilds); n != 1 {
+		t.Fatalf("%v rebuilds, want 1", n)
 	}
 }
