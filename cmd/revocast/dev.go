@@ -42,6 +42,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return usageErr(err)
 	}
 	p.noteExplicit(fs)
+	p.manageStreams = true // dev is its own operator
 	if err := errors.Join(c.validate(), p.validate(), s.validate(c.stream), t.validate()); err != nil {
 		return usageErr(err)
 	}

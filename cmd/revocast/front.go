@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 
-	"github.com/revocast/revocast/events"
 	"github.com/revocast/revocast/publisher"
 	"github.com/revocast/revocast/publisher/auth"
 	"github.com/revocast/revocast/publisher/registry"
@@ -87,48 +86,67 @@ func newFront(c commonOpts, o pubOpts, cfg *config, extra []auth.Credential, nc 
 		}})
 
 	ctx, stop := context.WithCancel(context.Background())
+	keeper := &streams{js: js, opts: c.streamOptions(o.dedupWindow), manage: o.manageStreams, log: log,
+		bucket: registry.StoreOptions{Replicas: c.replicas, Timeout: o.publishTimeout}, onEpoch: tracker.SetEpoch}
+	msg := "starting"
+	keeper.problem.Store(&msg)
 	var streamReady atomic.Bool
 	var busSub atomic.Pointer[nats.Subscription]
 	go func() {
+		if o.manageStreams {
+			// Apply the current definitions once (replicas, limits); later
+			// checks only re-create what is missing.
+			bo := backoff.WithContext(backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond),
+				backoff.WithMaxInterval(5*time.Second), backoff.WithMaxElapsedTime(0)), ctx)
+			_ = backoff.RetryNotify(func() error {
+				cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				defer cancel()
+				return ensure(cctx, js, keeper.opts, keeper.bucket)
+			}, bo, func(err error, next time.Duration) {
+				log.Warn().Err(err).Dur("retry_in", next).Msg("cannot create the revocation streams or the token registry yet")
+			})
+		}
 		bo := backoff.WithContext(backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond),
 			backoff.WithMaxInterval(5*time.Second), backoff.WithMaxElapsedTime(0)), ctx)
-		err := backoff.RetryNotify(func() error {
-			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			defer cancel()
-			if _, err := events.EnsureStream(cctx, js, c.streamOptions(o.dedupWindow)); err != nil {
+		err := backoff.Retry(func() error {
+			if err := keeper.check(ctx); err != nil {
 				return err
 			}
-			if reg.s.Load() == nil {
-				rs, err := registry.Open(cctx, nc, registry.StoreOptions{Replicas: c.replicas, Timeout: o.publishTimeout})
-				if err != nil {
-					return err
-				}
-				reg.s.Store(rs)
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			rs, err := registry.Open(cctx, nc, keeper.bucket)
+			if err != nil {
+				return err
 			}
+			reg.s.Store(rs)
 			return nil
-		}, bo, func(err error, next time.Duration) {
-			log.Warn().Err(err).Dur("retry_in", next).Msg("cannot create the revocation stream or the token registry yet")
-		})
+		}, bo)
 		if err != nil {
 			return
 		}
 		go budget.Follow(ctx, js, ledger, log)
 		sub, err := feed.Serve(nc)
 		if err != nil {
-			log.Error().Err(err).Msg("cannot serve the registry subject")
+			log.Error().Err(err).Msg("cannot serve the registry subjects")
 		} else {
 			busSub.Store(sub)
 		}
 		streamReady.Store(true)
 		log.Info().Str("stream", c.stream).Int("replicas", c.replicas).Str("registry", string(mode)).
 			Msg("revocation stream and token registry ready")
+		keeper.keep(ctx, 2*time.Second)
 	}()
 	ready := func() error {
 		switch {
 		case !nc.IsConnected():
 			return errors.New("not connected to NATS")
 		case !streamReady.Load():
-			return errors.New("revocation stream or token registry not created yet")
+			if err := keeper.Ready(); err != nil {
+				return err
+			}
+			return errors.New("opening the token registry")
+		case keeper.Ready() != nil:
+			return keeper.Ready()
 		case !budget.Ready():
 			return errors.New("counting the live revocations in the ledger")
 		}

@@ -80,6 +80,7 @@ type pubOpts struct {
 	registry           string
 	maxRegistryBody    byteSize
 	maxSidecars        int
+	manageStreams      bool
 	maxRegistryLines   int
 }
 
@@ -90,6 +91,8 @@ func (o *pubOpts) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.propagationTimeout, "propagation-timeout", publisher.DefaultPropagationTimeout,
 		"how long a request waits for the live sidecars' confirmations (0: do not wait)")
 	fs.DurationVar(&o.presenceTimeout, "presence-timeout", 5*time.Second, "a sidecar silent for this long is no longer waited for")
+	fs.BoolVar(&o.manageStreams, "manage-streams", false,
+		"create, update and re-create the streams and the registry bucket (needs the operator's NATS identity); else they must exist (revocast init)")
 	fs.IntVar(&o.maxSidecars, "max-sidecars", publisher.DefaultMaxSidecars, "most sidecars the front tracks; more are ignored and counted")
 	fs.DurationVar(&o.dedupWindow, "dedup-window", events.DefaultDuplicateWindow, "JetStream duplicate window for retried publishes")
 	fs.Var(&o.maxBody, "max-body", "largest request body accepted (e.g. 65536 or 64KiB)")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/base64"
 	"fmt"
 	"net"
@@ -15,7 +16,9 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/revocast/revocast/events"
 	"github.com/revocast/revocast/internal/jwttest"
+	"github.com/revocast/revocast/internal/natstest"
 )
 
 // writeRealmConfig writes a --config whose client and user "a-admin" may
@@ -208,5 +211,44 @@ func TestE2ERegisteredJWTIDIsRevokedWithItsUser(t *testing.T) {
 	}
 	if c := check(d.side, jwttest.HighS(t, tok)); c != 401 {
 		t.Fatalf("the registered JWT ID after its user was revoked: %d", c)
+	}
+}
+
+// Fronts do no stream administration unless told to: without the streams
+// a front says on /readyz what to run; `revocast init` creates them; a
+// stream deleted under a running front makes it unready until it exists
+// again, and a front with --manage-streams re-creates it without a restart.
+func TestE2EStreamsAreTheOperatorsAndReadinessTellsTheTruth(t *testing.T) {
+	ns := natstest.Start(t)
+	cfg := writeConfig(t, "")
+	plain := start(t, nil, "publisher", "--publisher-addr", "127.0.0.1:0", "--nats-url", ns.ClientURL(), "--config", cfg)
+	front := plain.addr("publisher")
+	waitFor(t, "readyz to name revocast init", func() bool {
+		r := httpDo(t, "GET", front+"/readyz", "", "")
+		return r.code == 503 && strings.Contains(r.body, "revocast init")
+	})
+	out, err := exec.Command(binary, "init", "--nats-url", ns.ClientURL()).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "are ready") {
+		t.Fatalf("revocast init: %v %s", err, out)
+	}
+	waitFor(t, "the front ready", func() bool { return httpDo(t, "GET", front+"/readyz", "", "").code == 200 })
+
+	managing := start(t, nil, "publisher", "--publisher-addr", "127.0.0.1:0", "--nats-url", ns.ClientURL(), "--config", cfg,
+		"--manage-streams")
+	front2 := managing.addr("publisher")
+	waitFor(t, "the managing front ready", func() bool { return httpDo(t, "GET", front2+"/readyz", "", "").code == 200 })
+	js := natstest.JetStream(t, ns)
+	if err := js.DeleteStream(context.Background(), events.DefaultStreamName); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the stream re-created by the managing front", func() bool {
+		_, err := js.Stream(context.Background(), events.DefaultStreamName)
+		return err == nil
+	})
+	waitFor(t, "both fronts ready again", func() bool {
+		return httpDo(t, "GET", front+"/readyz", "", "").code == 200 && httpDo(t, "GET", front2+"/readyz", "", "").code == 200
+	})
+	if r := esRevoke(t, front, `{"token":"after-recreation"}`); r.code != 200 {
+		t.Fatalf("revoke after the re-creation: %d %s", r.code, r.body)
 	}
 }

@@ -15,7 +15,7 @@ import (
 // parser and the store on an embedded server (no HTTP).
 func BenchmarkIngest100k(b *testing.B) {
 	ns := natstest.Start(b)
-	s, err := Open(context.Background(), natstest.Connect(b, ns), StoreOptions{Timeout: time.Minute})
+	s, err := ensureOpen(natstest.Connect(b, ns), StoreOptions{Timeout: time.Minute})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 )
 
 func TestRegisterHundredThousand(t *testing.T) {
-	s, err := Open(context.Background(), natstest.Connect(t, natstest.Start(t)), StoreOptions{Timeout: time.Minute})
+	s, err := ensureOpen(natstest.Connect(t, natstest.Start(t)), StoreOptions{Timeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -243,7 +243,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // 503 with the line to resume from.
 func TestFailingStoreStopsReading(t *testing.T) {
 	ns := natstest.Start(t)
-	s, err := Open(context.Background(), natstest.Connect(t, ns), StoreOptions{Timeout: 200 * time.Millisecond})
+	s, err := ensureOpen(natstest.Connect(t, ns), StoreOptions{Timeout: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -190,7 +190,7 @@ func TestFeedAuthenticationAndFormats(t *testing.T) {
 func TestBusSubject(t *testing.T) {
 	ns := natstest.Start(t)
 	nc := natstest.Connect(t, ns)
-	s, err := Open(context.Background(), nc, StoreOptions{})
+	s, err := ensureOpen(nc, StoreOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

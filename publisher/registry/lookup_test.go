@@ -85,7 +85,7 @@ func TestLegacyRecordsAreRead(t *testing.T) {
 // realms.
 func BenchmarkLookup(b *testing.B) {
 	ns := natstest.Start(b)
-	s, err := Open(context.Background(), natstest.Connect(b, ns), StoreOptions{Timeout: time.Minute})
+	s, err := ensureOpen(natstest.Connect(b, ns), StoreOptions{Timeout: time.Minute})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -42,28 +42,12 @@ var _ publisher.Registry = (*Store)(nil)
 
 // Open creates (or updates) the bucket and returns the store.
 func Open(ctx context.Context, nc *nats.Conn, o StoreOptions) (*Store, error) {
-	if o.Bucket == "" {
-		o.Bucket = DefaultBucket
-	}
-	if o.Replicas == 0 {
-		o.Replicas = 1
-	}
-	if o.Timeout == 0 {
-		o.Timeout = 5 * time.Second
-	}
+	o = o.withDefaults()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:         o.Bucket,
-		Description:    "revocast token registry",
-		History:        1,
-		Storage:        jetstream.FileStorage,
-		Replicas:       o.Replicas,
-		LimitMarkerTTL: time.Minute,
-		MaxValueSize:   512 << 10,
-	})
+	kv, err := js.KeyValue(ctx, o.Bucket)
 	if err != nil {
 		return nil, fmt.Errorf("registry: bucket %s: %w", o.Bucket, err)
 	}
@@ -76,6 +60,44 @@ func Open(ctx context.Context, nc *nats.Conn, o StoreOptions) (*Store, error) {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
 	return &Store{kv: kv, stream: stream, pipe: pipe, prefix: "$KV." + o.Bucket + ".", timeout: o.Timeout}, nil
+}
+
+func (o StoreOptions) withDefaults() StoreOptions {
+	if o.Bucket == "" {
+		o.Bucket = DefaultBucket
+	}
+	if o.Replicas == 0 {
+		o.Replicas = 1
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 5 * time.Second
+	}
+	return o
+}
+
+// BucketConfig is the registry's KeyValue bucket: per-key TTL (marker TTL
+// one minute), one revision per key, file storage.
+func BucketConfig(o StoreOptions) jetstream.KeyValueConfig {
+	o = o.withDefaults()
+	return jetstream.KeyValueConfig{
+		Bucket:         o.Bucket,
+		Description:    "revocast token registry",
+		History:        1,
+		Storage:        jetstream.FileStorage,
+		Replicas:       o.Replicas,
+		LimitMarkerTTL: time.Minute,
+		MaxValueSize:   512 << 10,
+	}
+}
+
+// EnsureBucket creates the bucket, or updates it to BucketConfig: stream
+// administration, for the operator identity (revocast init, or a front with
+// --manage-streams).
+func EnsureBucket(ctx context.Context, js jetstream.JetStream, o StoreOptions) error {
+	if _, err := js.CreateOrUpdateKeyValue(ctx, BucketConfig(o)); err != nil {
+		return fmt.Errorf("registry: bucket %s: %w", o.withDefaults().Bucket, err)
+	}
+	return nil
 }
 
 // Close releases the store's subscription.

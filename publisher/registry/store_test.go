@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/revocast/revocast/events"
 	"github.com/revocast/revocast/internal/natstest"
 	"github.com/revocast/revocast/publisher"
@@ -14,7 +16,7 @@ import (
 func openStore(t testing.TB) *Store {
 	t.Helper()
 	ns := natstest.Start(t)
-	s, err := Open(context.Background(), natstest.Connect(t, ns), StoreOptions{})
+	s, err := ensureOpen(natstest.Connect(t, ns), StoreOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,4 +157,16 @@ func TestJTIRecords(t *testing.T) {
 	if err != nil || len(batch) != 1 || batch[0].JTI {
 		t.Fatalf("an old index entry: %+v %v", batch, err)
 	}
+}
+
+// ensureOpen creates the bucket (as the operator would) and opens the store.
+func ensureOpen(nc *nats.Conn, o StoreOptions) (*Store, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	if err := EnsureBucket(context.Background(), js, o); err != nil {
+		return nil, err
+	}
+	return Open(context.Background(), nc, o)
 }
