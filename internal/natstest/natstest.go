@@ -110,11 +110,24 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 	}
 }
 
+// ClusterOptions for StartClusterWith.
+type ClusterOptions struct {
+	// Connect are the options of the connection that waits for the
+	// JetStream meta leader (credentials, the CA): it needs $JS.API.INFO.
+	Connect []nats.Option
+}
+
 // StartCluster boots the 3-node cluster described by the given nats-server
-// config files (deployments/nats/node-*.conf), rewritten for one test
-// process: loopback, free ports, temporary store directories. It waits until
-// JetStream has a meta leader and returns the servers.
+// config files, rewritten for one test process: loopback, free ports,
+// temporary store directories; TLS and authentication stay as configured.
+// It waits until JetStream has a meta leader and returns the servers.
 func StartCluster(t testing.TB, confs []string) []*server.Server {
+	t.Helper()
+	return StartClusterWith(t, confs, ClusterOptions{})
+}
+
+// StartClusterWith is StartCluster with options.
+func StartClusterWith(t testing.TB, confs []string, co ClusterOptions) []*server.Server {
 	t.Helper()
 	ports := make([]int, len(confs))
 	routes := ""
@@ -149,7 +162,15 @@ func StartCluster(t testing.TB, confs []string) []*server.Server {
 			t.Fatal("natstest: cluster node not ready")
 		}
 	}
-	js := JetStream(t, servers[0])
+	nc, err := nats.Connect(servers[0].ClientURL(), co.Connect...)
+	if err != nil {
+		t.Fatalf("natstest: connect: %v", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("natstest: %v", err)
+	}
 	Eventually(t, 30*time.Second, "JetStream meta leader", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 		defer cancel()
