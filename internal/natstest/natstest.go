@@ -2,8 +2,11 @@ package natstest
 
 import (
 	"context"
+	"math/rand/v2"
 	"net"
+	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,9 +84,22 @@ func JetStream(t testing.TB, s *server.Server) jetstream.JetStream {
 	return js
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago. It
+// is picked below the kernel's ephemeral range when it can be: a port the
+// kernel hands out (to a listener on port 0 or as an outgoing connection's
+// local port) can be taken again between this check and the caller's
+// listen, which made a cluster node fail to start now and then.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	if lo := ephemeralLow(); lo > 20000 {
+		for range 200 {
+			p := 10000 + rand.IntN(lo-10000)
+			if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p)); err == nil {
+				l.Close()
+				return p
+			}
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("natstest: %v", err)
@@ -91,6 +107,20 @@ func FreePort(t testing.TB) int {
 	defer l.Close()
 	_, p, _ := net.SplitHostPort(l.Addr().String())
 	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// ephemeralLow returns the first port of Linux's ephemeral range, or 0.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[0])
 	return n
 }
 
