@@ -174,3 +174,69 @@ func (c *conn) noViolations(t *testing.T) {
 		t.Fatalf("unexpected error: %v", err)
 	}
 }
+
+// A front may create consumers on the ledger and the bucket, a sidecar its
+// own consumer on the revocation stream, and a push consumer's deliver
+// subject is not a publish of theirs: the server delivers stored messages
+// to any subject, a sidecar's status or a realm's registry subject
+// included, and the front chooses what it stored in the bucket. The message
+// arrives under the stream's subject, not the deliver subject, so whoever
+// takes a sidecar's id or a realm from a message's subject, with its
+// prefix checked (never from its body), is not fooled.
+func TestPushConsumerDeliversUnderTheStreamSubject(t *testing.T) {
+	tr, err := Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := embedded(t, tr)
+	op := dial(t, s, tr, Operator, "operator", InboxPrefix(Operator, ""))
+	createStreams(t, op)
+	status := StatusPrefix + "sc-a.applied"
+	sub, err := op.nc.SubscribeSync(status)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := op.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	front := dial(t, s, tr, Front, "front", InboxPrefix(Front, ""))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	kv, err := front.js.KeyValue(ctx, Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "forged", []byte(`{"subscriber":"sc-a","seq":999}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := front.js.CreateOrUpdateConsumer(ctx, "KV_"+Bucket, jetstream.ConsumerConfig{Name: "push",
+		DeliverSubject: status, AckPolicy: jetstream.AckNonePolicy, FilterSubject: "$KV." + Bucket + ".forged"}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := sub.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatalf("no delivery to the status subject: %v", err)
+	}
+	if m.Subject != "$KV."+Bucket+".forged" || string(m.Data) != `{"subscriber":"sc-a","seq":999}` {
+		t.Fatalf("delivered as %s %q", m.Subject, m.Data)
+	}
+
+	registry := RegistryPrefix + events.RealmKey("realm B")
+	if sub, err = op.nc.SubscribeSync(registry); err != nil {
+		t.Fatal(err)
+	}
+	if err := op.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := front.js.Publish(ctx, "revocast.rev.token.x", []byte("event")); err != nil {
+		t.Fatal(err)
+	}
+	sc := dial(t, s, tr, Sidecar, "sc-a", InboxPrefix(Sidecar, "sc-a"))
+	if _, err := sc.js.CreateOrUpdateConsumer(ctx, events.DefaultStreamName, jetstream.ConsumerConfig{Name: SidecarConsumer("sc-a"),
+		DeliverSubject: registry, AckPolicy: jetstream.AckNonePolicy}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err = sub.NextMsg(5 * time.Second); err != nil || m.Subject != "revocast.rev.token.x" {
+		t.Fatalf("delivered %v, %v; want the event under its stream subject", m, err)
+	}
+}
