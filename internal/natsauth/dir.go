@@ -197,34 +197,31 @@ func readAccount(dir, file, operator string) (string, *jwt.AccountClaims, error)
 	return s, ac, nil
 }
 
-// writeKeys writes a new trust's JWTs and seeds. Seeds are created, never
-// overwritten.
+// writeKeys writes a new trust's JWTs and seeds, never over an existing
+// file. The operator JWT goes last: a directory holding it is complete.
 func (t *Trust) writeKeys(dir string) error {
-	opSeed, _ := t.operator.Seed()
-	files := []struct {
+	type file struct {
 		name string
 		data []byte
 		mode fs.FileMode
-	}{
-		{OperatorSeedFile, opSeed, 0o600},
-		{OperatorJWTFile, []byte(t.operatorJWT), 0o644},
-		{SystemJWTFile, []byte(t.sysJWT), 0o644},
-		{AccountJWTFile, []byte(t.accJWT), 0o644},
 	}
+	opSeed, _ := t.operator.Seed()
+	files := []file{{OperatorSeedFile, opSeed, 0o600}}
 	for _, r := range Roles {
 		seed, _ := t.roles[r].Seed()
-		files = append(files, struct {
-			name string
-			data []byte
-			mode fs.FileMode
-		}{SigningSeedFile(r), seed, 0o600})
+		files = append(files, file{SigningSeedFile(r), seed, 0o600})
 	}
+	files = append(files,
+		file{SystemJWTFile, []byte(t.sysJWT), 0o644},
+		file{AccountJWTFile, []byte(t.accJWT), 0o644},
+		file{OperatorJWTFile, []byte(t.operatorJWT), 0o644})
 	for _, f := range files {
-		p := filepath.Join(dir, f.name)
-		if _, err := os.Stat(p); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, f.name)); err == nil {
 			return fmt.Errorf("%w: %s exists but %s does not", ErrInconsistent, f.name, OperatorJWTFile)
 		}
-		if err := writeFile(p, append(f.data, '\n'), f.mode); err != nil {
+	}
+	for _, f := range files {
+		if err := writeFile(filepath.Join(dir, f.name), append(f.data, '\n'), f.mode); err != nil {
 			return err
 		}
 	}
