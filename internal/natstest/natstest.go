@@ -169,6 +169,7 @@ func StartClusterWith(t testing.TB, confs []string, co ClusterOptions) []*server
 		routes += "nats-route://127.0.0.1:" + strconv.Itoa(ports[i])
 	}
 	var servers []*server.Server
+	logs := make([]*serverLog, len(confs))
 	for i, conf := range confs {
 		o, err := server.ProcessConfigFile(conf)
 		if err != nil {
@@ -183,13 +184,16 @@ func StartClusterWith(t testing.TB, confs []string, co ClusterOptions) []*server
 		if err != nil {
 			t.Fatalf("natstest: %s: %v", conf, err)
 		}
+		logs[i] = &serverLog{}
+		s.SetLogger(logs[i], false, false)
 		go s.Start()
 		servers = append(servers, s)
 		t.Cleanup(func() { Stop(s) })
 	}
-	for _, s := range servers {
+	for i, s := range servers {
 		if !s.ReadyForConnections(20 * time.Second) {
-			t.Fatal("natstest: cluster node not ready")
+			t.Fatalf("natstest: cluster node %s not ready (client port %v, cluster port %d); its warnings and errors:\n%s",
+				confs[i], s.Addr(), ports[i], logs[i])
 		}
 	}
 	nc, err := nats.Connect(servers[0].ClientURL(), co.Connect...)
