@@ -3,30 +3,32 @@ package publisher
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/revocast/revocast/events"
 	"github.com/revocast/revocast/internal/natstest"
 )
 
-// On the shipped 3-node cluster configuration with a replicated (R3)
-// stream, where concurrent conflicts come back as a different error code,
-// fifty racing requests on three connections (one per node) still store
-// the token exactly once.
+// On the shipped 3-node cluster configuration (TLS on clients and routes)
+// with a replicated (R3) stream, where concurrent conflicts come back as a
+// different error code, fifty racing requests on three connections (one
+// per node) still store the token exactly once. The front does not connect
+// with a NATS identity yet, so the cluster runs with an empty auth.conf;
+// internal/natsauth tests the shipped authentication.
 func TestClusterR3ConcurrentRequestsStoreOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a 3-node cluster")
 	}
-	confs, _ := filepath.Glob("../deployments/nats/node-*.conf")
-	if len(confs) != 3 {
-		t.Fatalf("want the 3 shipped node configs, found %v", confs)
-	}
-	nodes := natstest.StartCluster(t, confs)
+	cl := natstest.StartShipped(t, natstest.ShippedOptions{DeployDir: "../deployments/nats"})
 	ctx := context.Background()
-	js0 := natstest.JetStream(t, nodes[0])
+	js0, err := jetstream.New(cl.Connect(t, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
 	natstest.Eventually(t, 30*time.Second, "R3 stream created", func() bool {
 		c, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
@@ -34,8 +36,8 @@ func TestClusterR3ConcurrentRequestsStoreOnce(t *testing.T) {
 		return err == nil
 	})
 	var stores []*JetStreamStore
-	for _, n := range nodes {
-		st, err := NewJetStreamStore(natstest.Connect(t, n), 10*time.Second, StoreMetrics{})
+	for i := range cl.Servers {
+		st, err := NewJetStreamStore(cl.Connect(t, i), 10*time.Second, StoreMetrics{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -110,6 +110,17 @@ func (m *kvList) Set(s string) error {
 	return nil
 }
 
+// stringList is a repeatable flag; each use adds one value as given (no
+// splitting, so a value may hold commas).
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(s string) error {
+	*l = append(*l, s)
+	return nil
+}
+
 // positiveDuration checks duration flags after parsing.
 func positiveDuration(name string, d time.Duration, allowZero bool) error {
 	if d < 0 || (d == 0 && !allowZero) {

@@ -23,6 +23,8 @@ commands:
   hash-secret  print the argon2id hash of a secret (read from standard input) for the --config file
   hash-token   print a token's revocation key (token_sha256; the token is read from standard input)
   version      print the version
+  nats-init    generate (or load) the NATS trust: operator, accounts, role signing keys, auth.conf for the servers
+  nats-creds   mint NATS credentials for a sidecar, an issuer, a front or the operator
   help         this text
 
 "revocast <command> -h" lists a command's flags and their REVOCAST_* environment variables.
@@ -59,6 +61,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runHashToken(args[1:], getenv, os.Stdin, stdout, stderr)
 	case "version", "--version":
 		err = runVersion(stdout)
+	case "nats-init":
+		err = runNATSInit(args[1:], getenv, stdout, stderr)
+	case "nats-creds":
+		err = runNATSCreds(args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

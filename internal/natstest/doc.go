@@ -1,5 +1,9 @@
 // Package natstest starts real in-process NATS servers with JetStream for
 // tests: a single node on a random loopback port, optionally at a fixed port
-// and data directory so a test can stop and restart it. The publisher, the
-// subscriber and the command's tests all use it.
+// and data directory so a test can stop and restart it; a 3-node cluster
+// from nats-server configuration files; and the shipped, secured cluster
+// (deployments/nats: TLS, certificates from make-certs.sh, the auth.conf a
+// test supplies). Errors records the permission violations a server reports
+// to a client. The publisher, the subscriber, natsauth and the command's
+// tests all use it.
 package natstest

@@ -2,8 +2,11 @@ package natstest
 
 import (
 	"context"
+	"math/rand/v2"
 	"net"
+	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,9 +84,22 @@ func JetStream(t testing.TB, s *server.Server) jetstream.JetStream {
 	return js
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago. It
+// is picked below the kernel's ephemeral range when it can be: a port the
+// kernel hands out (to a listener on port 0 or as an outgoing connection's
+// local port) can be taken again between this check and the caller's
+// listen, which made a cluster node fail to start now and then.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	if lo := ephemeralLow(); lo > 20000 {
+		for range 200 {
+			p := 10000 + rand.IntN(lo-10000)
+			if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p)); err == nil {
+				l.Close()
+				return p
+			}
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("natstest: %v", err)
@@ -91,6 +107,20 @@ func FreePort(t testing.TB) int {
 	defer l.Close()
 	_, p, _ := net.SplitHostPort(l.Addr().String())
 	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// ephemeralLow returns the first port of Linux's ephemeral range, or 0.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[0])
 	return n
 }
 
@@ -110,11 +140,24 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 	}
 }
 
+// ClusterOptions for StartClusterWith.
+type ClusterOptions struct {
+	// Connect are the options of the connection that waits for the
+	// JetStream meta leader (credentials, the CA): it needs $JS.API.INFO.
+	Connect []nats.Option
+}
+
 // StartCluster boots the 3-node cluster described by the given nats-server
-// config files (deployments/nats/node-*.conf), rewritten for one test
-// process: loopback, free ports, temporary store directories. It waits until
-// JetStream has a meta leader and returns the servers.
+// config files, rewritten for one test process: loopback, free ports,
+// temporary store directories; TLS and authentication stay as configured.
+// It waits until JetStream has a meta leader and returns the servers.
 func StartCluster(t testing.TB, confs []string) []*server.Server {
+	t.Helper()
+	return StartClusterWith(t, confs, ClusterOptions{})
+}
+
+// StartClusterWith is StartCluster with options.
+func StartClusterWith(t testing.TB, confs []string, co ClusterOptions) []*server.Server {
 	t.Helper()
 	ports := make([]int, len(confs))
 	routes := ""
@@ -126,6 +169,7 @@ func StartCluster(t testing.TB, confs []string) []*server.Server {
 		routes += "nats-route://127.0.0.1:" + strconv.Itoa(ports[i])
 	}
 	var servers []*server.Server
+	logs := make([]*serverLog, len(confs))
 	for i, conf := range confs {
 		o, err := server.ProcessConfigFile(conf)
 		if err != nil {
@@ -140,16 +184,27 @@ func StartCluster(t testing.TB, confs []string) []*server.Server {
 		if err != nil {
 			t.Fatalf("natstest: %s: %v", conf, err)
 		}
+		logs[i] = &serverLog{}
+		s.SetLogger(logs[i], false, false)
 		go s.Start()
 		servers = append(servers, s)
 		t.Cleanup(func() { Stop(s) })
 	}
-	for _, s := range servers {
+	for i, s := range servers {
 		if !s.ReadyForConnections(20 * time.Second) {
-			t.Fatal("natstest: cluster node not ready")
+			t.Fatalf("natstest: cluster node %s not ready (client port %v, cluster port %d); its warnings and errors:\n%s",
+				confs[i], s.Addr(), ports[i], logs[i])
 		}
 	}
-	js := JetStream(t, servers[0])
+	nc, err := nats.Connect(servers[0].ClientURL(), co.Connect...)
+	if err != nil {
+		t.Fatalf("natstest: connect: %v", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("natstest: %v", err)
+	}
 	Eventually(t, 30*time.Second, "JetStream meta leader", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 		defer cancel()
