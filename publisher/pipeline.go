@@ -13,7 +13,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nuid"
 )
 
 // ErrNoResponders: no stream listens on the subject (JetStream is down or
@@ -66,7 +65,9 @@ func NewPipeline(nc *nats.Conn, window int) (*Pipeline, error) {
 	if window <= 0 {
 		window = DefaultWindow
 	}
-	p := &Pipeline{nc: nc, prefix: "_INBOX.revocast." + nuid.Next(), window: window, batches: make(map[uint64]*batch)}
+	// Under the connection's inbox prefix: NATS permissions confine each
+	// identity to its own inboxes.
+	p := &Pipeline{nc: nc, prefix: nc.NewInbox(), window: window, batches: make(map[uint64]*batch)}
 	sub, err := nc.Subscribe(p.prefix+".>", p.onAck)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)

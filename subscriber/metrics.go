@@ -9,7 +9,7 @@ type metrics struct {
 	appliedTokens, appliedRules   prometheus.Counter
 	undecodable                   prometheus.Counter
 	clamped                       prometheus.Counter
-	rebuilds, lost                prometheus.Counter
+	rebuilds, lost, resumes       prometheus.Counter
 	targetSeq                     prometheus.Gauge
 	lag                           prometheus.Histogram
 }
@@ -46,6 +46,10 @@ func newMetrics(reg prometheus.Registerer, s *Subscriber) *metrics {
 			Name: "revocast_subscriber_rebuilds_total",
 			Help: "Times the sidecar emptied its state and replayed the stream from the start (stream re-created, revocations lost to capacity).",
 		}),
+		resumes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "revocast_subscriber_consumer_resumes_total",
+			Help: "Times the sidecar re-created its consumer after the last applied sequence (a gap in the delivery, lost heartbeats, a lost consumer).",
+		}),
 		lost: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "revocast_subscriber_dropped_revocations_total",
 			Help: "Revocations neither the deny-cache nor its side list could hold: every check is denied until a rebuild fits them.",
@@ -60,7 +64,7 @@ func newMetrics(reg prometheus.Registerer, s *Subscriber) *metrics {
 			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}),
 	}
-	reg.MustRegister(checks, applied, m.undecodable, m.clamped, m.rebuilds, m.lost, m.targetSeq, m.lag,
+	reg.MustRegister(checks, applied, m.undecodable, m.clamped, m.rebuilds, m.lost, m.resumes, m.targetSeq, m.lag,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "revocast_subscriber_cache_capacity",
 			Help: "Live revocations the deny-cache holds at most (--cache-capacity).",

@@ -74,7 +74,10 @@ type Subscriber struct {
 	lostSince    atomic.Int64 // Unix ns of the first loss
 	lossRebuilds atomic.Int64 // rebuilds in a row that started after a loss
 
-	rebuild       chan string // a reason: stop following, reset, replay from the start
+	rebuild       chan string   // a reason: stop following, reset, replay from the start
+	resume        chan string   // a reason: re-create the consumer after the last applied sequence
+	gen           atomic.Uint64 // the consumer deliveries are accepted from
+	nextConsSeq   atomic.Uint64 // the consumer sequence expected next
 	streamMissing atomic.Bool
 
 	// Unix ns until which checks consult legacy (schema version 1) token
@@ -106,7 +109,8 @@ func New(cfg Config, nc *nats.Conn, tc TokenCache, log zerolog.Logger, reg prome
 	}
 	s := &Subscriber{cfg: cfg, nc: nc, js: js, cache: tc, rules: cache.NewRules(),
 		log: log.With().Str("subscriber", cfg.ID).Logger(), instance: nuid.Next(), started: time.Now(),
-		failed: make(map[events.Sum]time.Time), readyCh: make(chan struct{}), rebuild: make(chan string, 1)}
+		failed: make(map[events.Sum]time.Time), readyCh: make(chan struct{}), rebuild: make(chan string, 1),
+		resume: make(chan string, 1)}
 	s.m = newMetrics(reg, s)
 	return s, nil
 }
@@ -169,43 +173,39 @@ func (s *Subscriber) follow(ctx context.Context) error {
 	if info.State.Msgs == 0 {
 		s.caughtUp()
 	}
-	// Consumers are named after the sidecar ("<id>_<nonce>_<n>"): NATS
-	// permissions confine a sidecar to its own. The nonce keeps a rebuild's
-	// consumer from colliding with the one it replaces.
-	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy,
-		NamePrefix: s.cfg.ID + "_" + nuid.Next()[12:]}) // nuid: 12 characters of prefix, then a sequence
-	if err != nil {
-		return stopped(ctx, fmt.Errorf("subscriber: create consumer: %w", err))
+	bo := backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond),
+		backoff.WithMaxInterval(5*time.Second), backoff.WithMaxElapsedTime(0))
+	for {
+		err := s.consumeOnce(ctx, stream)
+		var rs resumeError
+		var rb rebuildError
+		switch {
+		case err == nil || ctx.Err() != nil:
+			return nil
+		case errors.As(err, &rb):
+			return err
+		case errors.As(err, &rs):
+			s.m.resumes.Inc()
+			s.log.Warn().Str("reason", rs.reason).Uint64("applied_seq", s.applied.Load()).
+				Msg("re-creating the consumer after the last applied sequence")
+			bo.Reset()
+			continue
+		}
+		// The stream is gone or unreachable: wait for it, and replay from
+		// the start if it is another one.
+		s.log.Warn().Err(err).Msg("cannot read the revocation stream; retrying")
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(bo.NextBackOff()):
+		}
+		if stream, err = s.waitForStream(ctx); err != nil {
+			return nil
+		}
+		if reason := s.streamChanged(ctx); reason != "" {
+			return rebuildError{reason}
+		}
 	}
-	s.consMu.Lock()
-	s.consumer = cons
-	s.consMu.Unlock()
-	// Pull by bytes, not messages: a batch event is about 70 KiB, and
-	// thousands of them buffered would overflow the subscription (slow
-	// consumer, dropped messages, a consumer reset).
-	cc, err := cons.Consume(s.onMsg, jetstream.PullMaxBytes(maxPullBytes),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			s.log.Warn().Err(err).Msg("consumer")
-		}))
-	if err != nil {
-		return stopped(ctx, fmt.Errorf("subscriber: consume: %w", err))
-	}
-	err = s.maintain(ctx)
-	if err != nil {
-		cc.Stop() // what is still in flight is discarded by the reset
-	} else {
-		cc.Drain()
-	}
-	select {
-	case <-cc.Closed():
-	case <-time.After(5 * time.Second):
-		s.log.Warn().Msg("consumer did not stop within 5s")
-	}
-	s.consMu.Lock()
-	s.consumer = nil
-	s.consMu.Unlock()
-	s.flush()
-	return err
 }
 
 // reset empties every piece of state for a replay from the start. It runs
@@ -243,9 +243,6 @@ func (s *Subscriber) reset(reason string) {
 	s.started = time.Now()
 	s.m.rebuilds.Inc()
 }
-
-// maxPullBytes bounds what the consumer has in flight.
-const maxPullBytes = 16 << 20
 
 // stopped is nil when ctx is done (Run was asked to stop while starting),
 // else err.
@@ -293,6 +290,8 @@ func (s *Subscriber) maintain(ctx context.Context) error {
 			return nil
 		case reason := <-s.rebuild:
 			return rebuildError{reason}
+		case reason := <-s.resume:
+			return resumeError{reason}
 		case <-tick.C:
 		}
 		if reason := s.streamChanged(ctx); reason != "" {

@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/revocast/revocast/events"
+	"github.com/revocast/revocast/internal/natsauth"
 	"github.com/revocast/revocast/internal/natsconn"
 	"github.com/revocast/revocast/publisher/registry"
 )
@@ -32,7 +33,7 @@ func runInit(ctx context.Context, args []string, getenv func(string) string, std
 		return usageErr(err)
 	}
 	nc, err := natsconn.Connect(natsconn.Options{URLs: c.natsURL, Name: "revocast-init", Auth: c.natsAuth,
-		InboxPrefix: "_INBOX_operator"}, zerolog.New(stderr).With().Timestamp().Logger())
+		InboxPrefix: natsauth.InboxPrefix(natsauth.Operator, "")}, zerolog.New(stderr).With().Timestamp().Logger())
 	if err != nil {
 		return err
 	}

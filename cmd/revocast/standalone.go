@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
+	"github.com/revocast/revocast/internal/natsauth"
 	"github.com/revocast/revocast/internal/natsconn"
 	"github.com/revocast/revocast/publisher/server"
 )
@@ -70,7 +71,7 @@ func runPublisher(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	nc, err := natsconn.Connect(natsconn.Options{URLs: c.natsURL, Name: "revocast-publisher", Auth: c.natsAuth,
-		InboxPrefix: "_INBOX_front"}, log)
+		InboxPrefix: natsauth.InboxPrefix(natsauth.Front, "")}, log)
 	if err != nil {
 		srv.shutdown(time.Second)
 		return err
@@ -130,7 +131,7 @@ func runSubscriber(ctx context.Context, args []string, getenv func(string) strin
 		return err
 	}
 	nc, err := natsconn.Connect(natsconn.Options{URLs: c.natsURL, Name: "revocast-subscriber-" + s.id, Auth: c.natsAuth,
-		InboxPrefix: "_INBOX_" + s.id}, log)
+		InboxPrefix: natsauth.InboxPrefix(natsauth.Sidecar, s.id)}, log)
 	if err != nil {
 		srv.shutdown(time.Second)
 		return err

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
 	"github.com/revocast/revocast/events"
+	"github.com/revocast/revocast/internal/natsauth"
 	"github.com/revocast/revocast/publisher"
 	"github.com/revocast/revocast/publisher/auth"
 )
@@ -216,7 +218,9 @@ func (h *Handler) Serve(nc *nats.Conn) (*nats.Subscription, error) {
 		single := len(m.Data) > 0 && m.Data[0] == '{' && !containsNewlineRecord(m.Data)
 		res := ingest(context.Background(), h.reg, nil, lim, bytesReader(m.Data), single)
 		h.answer(discard{}, res, "bus")
-		if m.Reply != "" {
+		// Answers go only to an issuer's inbox: the front may publish
+		// nowhere else a requester names (see internal/natsauth).
+		if strings.HasPrefix(m.Reply, natsauth.InboxPrefix(natsauth.Issuer, "")) {
 			b, _ := json.Marshal(res)
 			_ = m.Respond(b)
 		}

@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/revocast/revocast/events"
+	"github.com/revocast/revocast/internal/natsauth"
 	"github.com/revocast/revocast/internal/natstest"
 	"github.com/revocast/revocast/publisher"
 	"github.com/revocast/revocast/publisher/auth"
@@ -204,7 +207,12 @@ func TestBusSubject(t *testing.T) {
 	if err := nc.Flush(); err != nil { // the server has the subscription before the request
 		t.Fatal(err)
 	}
-	client := natstest.Connect(t, ns)
+	// An issuer's replies come to its own inbox, the only place a front answers.
+	client, err := nats.Connect(ns.ClientURL(), nats.CustomInboxPrefix(natsauth.InboxPrefix(natsauth.Issuer, "idp-1")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
 	msg, err := client.Request(events.RegistrySubject("saml1"), []byte(line("bus-1", "")+"\n"+line("bus-2", "")+"\n{nope}"), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
