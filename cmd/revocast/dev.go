@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
+	"github.com/revocast/revocast/internal/natsauth"
 	"github.com/revocast/revocast/internal/natsconn"
 )
 
@@ -86,7 +87,13 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		pubSrv.shutdown(time.Second)
 		return err
 	}
-	ns, err := startEmbeddedNATS(d.dataDir, host, port, log.With().Str("component", "nats").Logger())
+	trust, err := devTrust(d.dataDir, s.id)
+	if err != nil {
+		pubSrv.shutdown(time.Second)
+		subSrv.shutdown(time.Second)
+		return err
+	}
+	ns, err := startEmbeddedNATS(d.dataDir, host, port, trust.trust, log.With().Str("component", "nats").Logger())
 	if err != nil {
 		pubSrv.shutdown(time.Second)
 		subSrv.shutdown(time.Second)
@@ -97,19 +104,31 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		ns.WaitForShutdown()
 		log.Info().Msg("stopped")
 	}()
-	inProc := []nats.Option{nats.InProcessServer(ns)}
-	pubNC, err := natsconn.Connect(natsconn.Options{Name: "revocast-publisher", Extra: inProc}, pubLog)
+	// Every component connects in-process, as the role it plays.
+	connect := func(name string, creds []byte, r natsauth.Role, id string, l zerolog.Logger) (*nats.Conn, error) {
+		opts, err := natsauth.CredsOptions(creds, r, id)
+		if err != nil {
+			return nil, err
+		}
+		return natsconn.Connect(natsconn.Options{Name: name, Extra: append(opts, nats.InProcessServer(ns))}, l)
+	}
+	opNC, err := connect("revocast-operator", trust.operator, natsauth.Operator, "", pubLog)
+	if err != nil {
+		return err
+	}
+	defer drain(opNC)
+	pubNC, err := connect("revocast-publisher", trust.front, natsauth.Front, "", pubLog)
 	if err != nil {
 		return err
 	}
 	defer drain(pubNC)
-	subNC, err := natsconn.Connect(natsconn.Options{Name: "revocast-subscriber-" + s.id, Extra: inProc}, subLog)
+	subNC, err := connect("revocast-subscriber-"+s.id, trust.sidecar, natsauth.Sidecar, s.id, subLog)
 	if err != nil {
 		return err
 	}
 	defer drain(subNC)
 
-	f, err := newFront(c, p, cfg, admin, pubNC, pubLog)
+	f, err := newFront(c, p, cfg, admin, pubNC, opNC, pubLog)
 	if err != nil {
 		return err
 	}
@@ -128,6 +147,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	fmt.Fprintf(stdout, "revocast dev: front on %s://%s, sidecar on %s://%s, NATS on %s, data in %s\n",
 		scheme(pubTLS), pubSrv.ln.Addr(), scheme(subTLS), subSrv.ln.Addr(), ns.ClientURL(), d.dataDir)
 	tellAdmin(stdout, scheme(pubTLS)+"://"+pubSrv.ln.Addr().String())
+	trust.tell(stdout, ns.ClientURL())
 	stop := sc.run(ctx)
 
 	log.Info().Msg("shutting down: finishing in-flight requests")
@@ -154,7 +174,7 @@ func splitListen(addr string) (string, int, error) {
 
 // startEmbeddedNATS starts a JetStream server keeping its data under
 // dataDir/jetstream and logs its client URL ("nats listening", with url).
-func startEmbeddedNATS(dataDir, host string, port int, log zerolog.Logger) (*server.Server, error) {
+func startEmbeddedNATS(dataDir, host string, port int, trust *natsauth.Trust, log zerolog.Logger) (*server.Server, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -162,7 +182,7 @@ func startEmbeddedNATS(dataDir, host string, port int, log zerolog.Logger) (*ser
 	if err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	ns, err := server.NewServer(&server.Options{
+	opts := &server.Options{
 		ServerName: "revocast-dev",
 		Host:       host,
 		Port:       port,
@@ -170,7 +190,12 @@ func startEmbeddedNATS(dataDir, host string, port int, log zerolog.Logger) (*ser
 		StoreDir:   abs,
 		NoSigs:     true,
 		NoLog:      true,
-	})
+	}
+	// Operator mode: no anonymous client, every identity confined to its role.
+	if err := trust.ConfigureServer(opts); err != nil {
+		return nil, fmt.Errorf("embedded NATS: %w", err)
+	}
+	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded NATS: %w", err)
 	}

@@ -133,7 +133,8 @@ func TestE2ESidecarIsNotReadyUntilReplayed(t *testing.T) {
 // timeout_exception in the Elasticsearch answer.
 func TestE2ETwoSidecarsAndAStoppedOne(t *testing.T) {
 	d := startDev(t, t.TempDir(), nil)
-	second := start(t, nil, "subscriber", "--id", "second", "--subscriber-addr", "127.0.0.1:0", "--nats-url", d.nats)
+	second := start(t, nil, "subscriber", "--id", "second", "--subscriber-addr", "127.0.0.1:0", "--nats-url", d.nats,
+		"--nats-creds", d.sidecarCreds(t, "second"))
 	side2 := second.addr("subscriber")
 	for _, side := range []string{d.side, side2} {
 		waitFor(t, "sidecar ready", func() bool { return httpDo(t, "GET", side+"/readyz", "", "").code == 200 })
@@ -163,7 +164,8 @@ func TestE2ETwoSidecarsAndAStoppedOne(t *testing.T) {
 // exactly one counts it as invalidated.
 func TestE2EFiftyConcurrentRevocationsOfOneToken(t *testing.T) {
 	d := startDev(t, t.TempDir(), nil)
-	pub2 := start(t, nil, "publisher", "--publisher-addr", "127.0.0.1:0", "--nats-url", d.nats, "--config", writeConfig(t, ""))
+	pub2 := start(t, nil, "publisher", "--publisher-addr", "127.0.0.1:0", "--nats-url", d.nats, "--config", writeConfig(t, ""),
+		"--nats-creds", d.frontCreds())
 	front2 := pub2.addr("publisher")
 	for _, f := range []string{d.front, front2} {
 		waitFor(t, "front ready", func() bool { return httpDo(t, "GET", f+"/readyz", "", "").code == 200 })

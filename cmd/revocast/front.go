@@ -41,7 +41,9 @@ func newRegistry() *prometheus.Registry {
 
 // newFront builds the front on nc: it ensures the stream in the background
 // (the front is ready once it exists) and tracks sidecars.
-func newFront(c commonOpts, o pubOpts, cfg *config, extra []auth.Credential, nc *nats.Conn, log zerolog.Logger) (*front, error) {
+// newFront builds the front on nc; with --manage-streams, stream
+// administration goes through adminNC (the operator's identity; nil: nc).
+func newFront(c commonOpts, o pubOpts, cfg *config, extra []auth.Credential, nc, adminNC *nats.Conn, log zerolog.Logger) (*front, error) {
 	ac := cfg.auth
 	ac.Credentials = append(append([]auth.Credential(nil), ac.Credentials...), extra...)
 	store, err := auth.NewStore(ac)
@@ -85,8 +87,14 @@ func newFront(c commonOpts, o pubOpts, cfg *config, extra []auth.Credential, nc 
 			m.RegistryRefused.Add(float64(refused))
 		}})
 
+	adminJS := js
+	if adminNC != nil {
+		if adminJS, err = jetstream.New(adminNC); err != nil {
+			return nil, fmt.Errorf("jetstream: %w", err)
+		}
+	}
 	ctx, stop := context.WithCancel(context.Background())
-	keeper := &streams{js: js, opts: c.streamOptions(o.dedupWindow), manage: o.manageStreams, log: log,
+	keeper := &streams{js: js, admin: adminJS, opts: c.streamOptions(o.dedupWindow), manage: o.manageStreams, log: log,
 		bucket: registry.StoreOptions{Replicas: c.replicas, Timeout: o.publishTimeout}, onEpoch: tracker.SetEpoch}
 	msg := "starting"
 	keeper.problem.Store(&msg)
@@ -101,7 +109,7 @@ func newFront(c commonOpts, o pubOpts, cfg *config, extra []auth.Credential, nc 
 			_ = backoff.RetryNotify(func() error {
 				cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 				defer cancel()
-				return ensure(cctx, js, keeper.opts, keeper.bucket)
+				return ensure(cctx, adminJS, keeper.opts, keeper.bucket)
 			}, bo, func(err error, next time.Duration) {
 				log.Warn().Err(err).Dur("retry_in", next).Msg("cannot create the revocation streams or the token registry yet")
 			})

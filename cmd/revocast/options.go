@@ -81,6 +81,7 @@ type pubOpts struct {
 	maxRegistryBody    byteSize
 	maxSidecars        int
 	manageStreams      bool
+	operatorCreds      string
 	maxRegistryLines   int
 }
 
@@ -93,6 +94,8 @@ func (o *pubOpts) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.presenceTimeout, "presence-timeout", 5*time.Second, "a sidecar silent for this long is no longer waited for")
 	fs.BoolVar(&o.manageStreams, "manage-streams", false,
 		"create, update and re-create the streams and the registry bucket (needs the operator's NATS identity); else they must exist (revocast init)")
+	fs.StringVar(&o.operatorCreds, "operator-creds", "",
+		"with --manage-streams: the operator's NATS credentials, used on a connection of their own for stream administration only")
 	fs.IntVar(&o.maxSidecars, "max-sidecars", publisher.DefaultMaxSidecars, "most sidecars the front tracks; more are ignored and counted")
 	fs.DurationVar(&o.dedupWindow, "dedup-window", events.DefaultDuplicateWindow, "JetStream duplicate window for retried publishes")
 	fs.Var(&o.maxBody, "max-body", "largest request body accepted (e.g. 65536 or 64KiB)")
@@ -115,6 +118,9 @@ func (o *pubOpts) noteExplicit(fs *flag.FlagSet) {
 
 func (o *pubOpts) validate() error {
 	_, modeErr := registryMode(o.registry)
+	if o.operatorCreds != "" && !o.manageStreams {
+		modeErr = errors.Join(modeErr, errors.New("--operator-creds is for --manage-streams"))
+	}
 	var linesErr error
 	if o.maxRegistryLines < 1 {
 		linesErr = fmt.Errorf("--max-registry-lines must be positive, got %d", o.maxRegistryLines)

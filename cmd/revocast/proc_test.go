@@ -194,6 +194,22 @@ func (p *proc) stop() {
 type devProc struct {
 	*proc
 	front, side, nats string
+	dir               string // --data-dir
+}
+
+// frontCreds is the dev front's NATS credentials file, for another front.
+func (d *devProc) frontCreds() string { return filepath.Join(d.dir, "nats", "front.creds") }
+
+// sidecarCreds mints NATS credentials for another sidecar of this dev's
+// NATS with revocast nats-creds, and returns the file.
+func (d *devProc) sidecarCreds(t testing.TB, id string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), id+".creds")
+	if b, err := exec.Command(binary, "nats-creds", "--dir", filepath.Join(d.dir, "nats"), "--role", "sidecar",
+		"--name", id, "--out", out).CombinedOutput(); err != nil {
+		t.Fatalf("nats-creds: %v %s", err, b)
+	}
+	return out
 }
 
 // The admin client the end-to-end tests use (REVOCAST_DEV_CLIENT).
@@ -231,7 +247,7 @@ func startDev(t *testing.T, dir string, env []string, extra ...string) *devProc 
 	args := append([]string{"dev", "--data-dir", dir, "--publisher-addr", "127.0.0.1:0", "--subscriber-addr", "127.0.0.1:0",
 		"--nats-listen", "127.0.0.1:0"}, extra...)
 	p := start(t, env, args...)
-	d := &devProc{proc: p, front: p.addr("publisher"), side: p.addr("subscriber")}
+	d := &devProc{proc: p, front: p.addr("publisher"), side: p.addr("subscriber"), dir: dir}
 	d.nats = p.waitLog("nats listening", nil, "url")
 	return d
 }

@@ -79,7 +79,8 @@ func TestE2ERegistry64MiBBoundedRSS(t *testing.T) {
 		t.Skip("registers a 64 MiB body")
 	}
 	d := startDev(t, t.TempDir(), nil)
-	pub := start(t, nil, "publisher", "--publisher-addr", "127.0.0.1:0", "--nats-url", d.nats, "--config", writeConfig(t, ""))
+	pub := start(t, nil, "publisher", "--publisher-addr", "127.0.0.1:0", "--nats-url", d.nats, "--config", writeConfig(t, ""),
+		"--nats-creds", d.frontCreds())
 	front := pub.addr("publisher")
 	waitFor(t, "front ready", func() bool { return httpDo(t, "GET", front+"/readyz", "", "").code == 200 })
 	body, lines := registryBody(64 << 20)

@@ -76,7 +76,22 @@ func runPublisher(ctx context.Context, args []string, getenv func(string) string
 		srv.shutdown(time.Second)
 		return err
 	}
-	f, err := newFront(c, p, cfg, nil, nc, log)
+	var adminNC *nats.Conn
+	if p.operatorCreds != "" {
+		// Stream administration on its own connection, as the operator;
+		// request handling never holds those rights.
+		auth := c.natsAuth
+		auth.CredsFile, auth.NkeyFile, auth.User, auth.Password = p.operatorCreds, "", "", ""
+		adminNC, err = natsconn.Connect(natsconn.Options{URLs: c.natsURL, Name: "revocast-publisher-operator", Auth: auth,
+			InboxPrefix: natsauth.InboxPrefix(natsauth.Operator, "")}, log)
+		if err != nil {
+			srv.shutdown(time.Second)
+			nc.Close()
+			return err
+		}
+		defer drain(adminNC)
+	}
+	f, err := newFront(c, p, cfg, nil, nc, adminNC, log)
 	if err != nil {
 		srv.shutdown(time.Second)
 		nc.Close()

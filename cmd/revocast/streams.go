@@ -17,7 +17,8 @@ import (
 // streams is what the front needs in JetStream: the revocation and ledger
 // streams and the registry bucket.
 type streams struct {
-	js     jetstream.JetStream
+	js     jetstream.JetStream // the front's identity: reads
+	admin  jetstream.JetStream // the operator's: creates and updates (manage)
 	opts   events.StreamOptions
 	bucket registry.StoreOptions
 	manage bool // create and update them (the operator identity); else only check
@@ -48,7 +49,7 @@ func (s *streams) check(ctx context.Context) error {
 	err := s.exist(c)
 	if errors.Is(err, errMissing) && s.manage {
 		s.log.Warn().Err(err).Msg("re-creating the revocation streams and the token registry bucket")
-		if err = ensure(c, s.js, s.opts, s.bucket); err == nil {
+		if err = ensure(c, s.admin, s.opts, s.bucket); err == nil {
 			err = s.exist(c)
 		}
 	}

@@ -155,9 +155,10 @@ func TestE2ETLSStandaloneCommands(t *testing.T) {
 	clientPair := ca.issue(t, "orders-api", false)
 	d := startDev(t, t.TempDir(), nil)
 	pub := start(t, nil, "publisher", "--publisher-addr", "127.0.0.1:0", "--nats-url", d.nats, "--config", writeConfig(t, ""),
-		"--tls-cert", f.cert, "--tls-key", f.key)
+		"--tls-cert", f.cert, "--tls-key", f.key, "--nats-creds", d.frontCreds())
 	sub := start(t, nil, "subscriber", "--id", "tls-side", "--subscriber-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0",
-		"--nats-url", d.nats, "--tls-cert", f.cert, "--tls-key", f.key, "--tls-client-ca", f.clientCA)
+		"--nats-url", d.nats, "--tls-cert", f.cert, "--tls-key", f.key, "--tls-client-ca", f.clientCA,
+		"--nats-creds", d.sidecarCreds(t, "tls-side"))
 	front := "https://" + pub.waitLog("listening", map[string]string{"component": "publisher", "tls": "true"}, "addr")
 	side := "https://" + sub.waitLog("listening", map[string]string{"component": "subscriber", "tls": "true"}, "addr")
 	grpcAddr := sub.waitLog("listening", map[string]string{"component": "grpc", "mutual_tls": "true"}, "addr")
