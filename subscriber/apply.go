@@ -37,7 +37,11 @@ func (s *Subscriber) onMsg(msg jetstream.Msg) {
 	ev, derr := events.Decode(msg.Data())
 	s.batchMu.Lock()
 	defer s.batchMu.Unlock()
-	s.batch = append(s.batch, item{seq: meta.Sequence.Stream, pending: meta.NumPending, ev: ev, err: derr})
+	it := item{seq: meta.Sequence.Stream, pending: meta.NumPending, ev: ev, err: derr}
+	if derr != nil {
+		it.subject = msg.Subject()
+	}
+	s.batch = append(s.batch, it)
 	switch {
 	case len(s.batch) >= s.cfg.BatchSize || meta.NumPending == 0:
 		s.flushLocked()
@@ -71,7 +75,8 @@ func (s *Subscriber) flushLocked() {
 		if it.err != nil {
 			s.undecodable.Add(1)
 			s.m.undecodable.Inc()
-			s.log.Error().Err(it.err).Uint64("seq", it.seq).Msg("revocation event could not be read: unhealthy until restarted with a revocast that reads it")
+			s.log.Error().Err(it.err).Str("subject", it.subject).Uint64("seq", it.seq).
+				Msg("revocation event could not be read: failing closed until a revocast that reads it replays the stream")
 			continue
 		}
 		s.clamp(&it.ev, it.seq)

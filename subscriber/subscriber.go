@@ -90,6 +90,7 @@ type Subscriber struct {
 }
 
 type item struct {
+	subject string // for an undecodable event's log line
 	seq     uint64
 	pending uint64
 	ev      events.Event
