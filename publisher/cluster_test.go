@@ -1,11 +1,16 @@
 package publisher
 
 import (
+	"os"
+	"path/filepath"
+
 	"context"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/revocast/revocast/internal/natsauth"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -13,19 +18,32 @@ import (
 	"github.com/revocast/revocast/internal/natstest"
 )
 
-// On the shipped 3-node cluster configuration (TLS on clients and routes)
-// with a replicated (R3) stream, where concurrent conflicts come back as a
-// different error code, fifty racing requests on three connections (one
-// per node) still store the token exactly once. The front does not connect
-// with a NATS identity yet, so the cluster runs with an empty auth.conf;
-// internal/natsauth tests the shipped authentication.
+// On the shipped 3-node cluster configuration (operator-mode identities,
+// TLS on clients and routes) with a replicated (R3) stream, where
+// concurrent conflicts come back as a different error code, fifty racing
+// requests on three front connections (one per node) still store the token
+// exactly once.
 func TestClusterR3ConcurrentRequestsStoreOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a 3-node cluster")
 	}
-	cl := natstest.StartShipped(t, natstest.ShippedOptions{DeployDir: "../deployments/nats"})
+	deploy, err := filepath.Abs("../deployments/nats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trustDir := filepath.Join(t.TempDir(), "trust")
+	if _, _, err := natsauth.Init(trustDir); err != nil {
+		t.Fatal(err)
+	}
+	authConf, err := os.ReadFile(filepath.Join(trustDir, natsauth.AuthConfFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	operator := natsauth.ClientOptions(filepath.Join(trustDir, natsauth.CredsFile(natsauth.Operator)), natsauth.Operator, "")
+	front := natsauth.ClientOptions(filepath.Join(trustDir, natsauth.CredsFile(natsauth.Front)), natsauth.Front, "")
+	cl := natstest.StartShipped(t, natstest.ShippedOptions{DeployDir: deploy, AuthConf: authConf, Connect: operator})
 	ctx := context.Background()
-	js0, err := jetstream.New(cl.Connect(t, 0))
+	js0, err := jetstream.New(cl.Connect(t, 0, operator...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +55,7 @@ func TestClusterR3ConcurrentRequestsStoreOnce(t *testing.T) {
 	})
 	var stores []*JetStreamStore
 	for i := range cl.Servers {
-		st, err := NewJetStreamStore(cl.Connect(t, i), 10*time.Second, StoreMetrics{})
+		st, err := NewJetStreamStore(cl.Connect(t, i, front...), 10*time.Second, StoreMetrics{})
 		if err != nil {
 			t.Fatal(err)
 		}
