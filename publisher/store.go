@@ -144,7 +144,13 @@ func (s *JetStreamStore) Append(ctx context.Context, entries []Entry) []Outcome 
 		if attempt > 1 && s.metrics.Retries != nil {
 			s.metrics.Retries(len(todo))
 		}
-		todo = s.publishRound(ctx, entries, todo, attempt, out, lastErr)
+		// Each attempt waits for its acknowledgements only so long: one lost
+		// (a dropped ack, a leader that died) is retried with the same
+		// message id well within the publish timeout, and the retry of a
+		// stored message comes back as a duplicate, which is stored.
+		actx, acancel := context.WithTimeout(ctx, attemptTimeout(len(todo)))
+		todo = s.publishRound(actx, entries, todo, attempt, out, lastErr)
+		acancel()
 		if len(todo) == 0 || ctx.Err() != nil {
 			break
 		}
@@ -164,6 +170,12 @@ func (s *JetStreamStore) Append(ctx context.Context, entries []Entry) []Outcome 
 		s.metrics.Failures(len(todo))
 	}
 	return out
+}
+
+// attemptTimeout is how long one attempt waits for n acknowledgements:
+// half a second, plus what pipelining n messages takes on a slow machine.
+func attemptTimeout(n int) time.Duration {
+	return 500*time.Millisecond + time.Duration(n)*50*time.Microsecond
 }
 
 // publishRound publishes the entries in todo once and returns those to retry.

@@ -336,6 +336,25 @@ func (t *Tracker) Live() []string {
 	return ids
 }
 
+// waitable returns the ids of the live sidecars a request waits for: those
+// that said they are ready, or several instances announce (a conflict the
+// request reports). A sidecar still replaying fails closed, and applies the
+// request's events when it gets to them, so nobody waits for it.
+func (t *Tracker) waitable() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	var ids []string
+	for id, sc := range t.sidecars {
+		live := t.liveInstancesLocked(sc, now)
+		if len(live) > 1 || (len(live) == 1 && live[0].beat.Ready) {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
 // Conflicts returns the sidecar ids announced by more than one live
 // instance, sorted.
 func (t *Tracker) Conflicts() []string {

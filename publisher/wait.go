@@ -11,12 +11,12 @@ import (
 // maxFailuresPerSidecar bounds what one request collects from one sidecar.
 const maxFailuresPerSidecar = 10_000
 
-// Begin starts collecting for requestID from the sidecars live now. Call it
-// before publishing, so no report can arrive unseen.
+// Begin starts collecting for requestID from the sidecars live and ready
+// now. Call it before publishing, so no report can arrive unseen.
 func (t *Tracker) Begin(requestID string) *Wait {
 	w := &Wait{t: t, requestID: requestID, epoch: t.Epoch(), failures: make(map[string][]events.Failure),
 		changed: make(chan struct{}, 1)}
-	w.expected = t.Live()
+	w.expected = t.waitable()
 	t.mu.Lock()
 	t.waits[requestID] = w
 	t.mu.Unlock()
