@@ -23,6 +23,7 @@ const (
 	LedgerSubjects      = "revocast.ledger.>"
 	ledgerSubjectPrefix = "revocast.ledger.token."
 	ledgerRulePrefix    = "revocast.ledger.rule."
+	ledgerProbePrefix   = "revocast.ledger.probe."
 	// LedgerRealmHeader carries the RealmKey of the realm a ledger mark
 	// belongs to, so the live revocations of each realm can be counted
 	// from the ledger.
@@ -66,6 +67,14 @@ func LedgerSubject(sum Sum) string { return ledgerSubjectPrefix + sum.String() }
 // (its scope key): the latest mark wins, so a realm's live rules can be
 // counted. Token and rule marks are told apart by IsLedgerRule.
 func LedgerRuleSubject(ruleKey string) string { return ledgerRulePrefix + ruleKey }
+
+// LedgerProbeSubject is where a front writes a short-lived probe to learn
+// whether JetStream stores again after publishing failed; origin is the
+// front's generated id. Budgets do not count probes.
+func LedgerProbeSubject(origin string) string { return ledgerProbePrefix + origin }
+
+// IsLedgerProbe reports whether a ledger subject is a probe's.
+func IsLedgerProbe(subject string) bool { return strings.HasPrefix(subject, ledgerProbePrefix) }
 
 // IsLedgerRule reports whether a ledger subject is a rule's.
 func IsLedgerRule(subject string) bool { return strings.HasPrefix(subject, ledgerRulePrefix) }

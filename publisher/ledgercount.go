@@ -61,6 +61,10 @@ func (b *Budget) followOnce(ctx context.Context, js jetstream.JetStream, ledger 
 		if err != nil {
 			return
 		}
+		if events.IsLedgerProbe(m.Subject()) {
+			b.count(meta.Sequence.Stream, "", false, time.Time{}) // counts nothing, moves the sequence
+			return
+		}
 		ttl := parseTTL(m.Headers().Get(jetstream.MsgTTLHeader))
 		b.count(meta.Sequence.Stream, m.Headers().Get(events.LedgerRealmHeader), events.IsLedgerRule(m.Subject()),
 			meta.Timestamp.Add(ttl))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -105,6 +106,22 @@ type JetStreamStore struct {
 	pipe    *Pipeline
 	timeout time.Duration
 	metrics StoreMetrics
+
+	// health: the last Append's failure, cleared by any message stored
+	// since (readiness says why publishing fails: a full disk, no leader).
+	failedAt atomic.Int64 // Unix ns of the last failure; 0: none since the last success
+	failure  atomic.Pointer[error]
+}
+
+// Health is nil unless the last messages offered could not be stored, with
+// nothing stored since: then the reason.
+func (s *JetStreamStore) Health() error {
+	if at := s.failedAt.Load(); at != 0 {
+		if err := s.failure.Load(); err != nil {
+			return fmt.Errorf("publishing has failed since %s: %w", time.Unix(0, at).UTC().Format(time.RFC3339), *err)
+		}
+	}
+	return nil
 }
 
 // NewJetStreamStore returns a store publishing over nc; each Append retries
@@ -168,6 +185,14 @@ func (s *JetStreamStore) Append(ctx context.Context, entries []Entry) []Outcome 
 	}
 	if len(todo) > 0 && s.metrics.Failures != nil {
 		s.metrics.Failures(len(todo))
+	}
+	switch {
+	case len(todo) < len(entries):
+		s.failedAt.Store(0) // something was stored: the store works
+	case len(todo) > 0:
+		err := out[todo[0]].Err
+		s.failure.Store(&err)
+		s.failedAt.CompareAndSwap(0, time.Now().UnixNano())
 	}
 	return out
 }

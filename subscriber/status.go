@@ -49,6 +49,11 @@ func (s *Subscriber) Status() Status {
 	} else if st.Stale {
 		st.Problems = append(st.Problems, fmt.Sprintf("stale: not confirmed caught up for more than %s", s.cfg.MaxStaleness))
 	}
+	if p := s.streamProblem.Load(); p != nil {
+		st.Problems = append(st.Problems, *p)
+	} else if s.streamMissing.Load() {
+		st.Problems = append(st.Problems, "the revocation stream does not exist")
+	}
 	if err := s.cache.Health(); err != nil {
 		st.Problems = append(st.Problems, err.Error())
 	}

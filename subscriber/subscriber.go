@@ -79,6 +79,7 @@ type Subscriber struct {
 	gen           atomic.Uint64 // the consumer deliveries are accepted from
 	nextConsSeq   atomic.Uint64 // the consumer sequence expected next
 	streamMissing atomic.Bool
+	streamProblem atomic.Pointer[string] // why the stream cannot be read now; nil: it can
 
 	// Unix ns until which checks consult legacy (schema version 1) token
 	// keys of JWS, and JWT ID revocations: both are live until then.
@@ -328,7 +329,17 @@ func (s *Subscriber) streamChanged(ctx context.Context) string {
 		return ""
 	}
 	if err != nil {
-		return "" // unreachable now: staleness covers it
+		// Unreachable or JetStream down (a full disk, no meta leader): said
+		// on /readyz; the sidecar answers from what it confirmed until
+		// --max-staleness, like any other cut-off.
+		msg := "the revocation stream is unavailable: " + err.Error()
+		if prev := s.streamProblem.Swap(&msg); prev == nil {
+			s.log.Warn().Err(err).Str("stream", s.cfg.Stream).Msg("the revocation stream is unavailable")
+		}
+		return ""
+	}
+	if s.streamProblem.Swap(nil) != nil {
+		s.log.Info().Str("stream", s.cfg.Stream).Msg("the revocation stream is available again")
 	}
 	info := st.CachedInfo()
 	missing := s.streamMissing.Swap(false)

@@ -99,7 +99,17 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		subSrv.shutdown(time.Second)
 		return err
 	}
+	jsHealth := &jsWatch{log: log.With().Str("component", "nats").Logger()}
+	ns.SetLoggerV2(jsHealth, false, false, false)
+	jsCtx, stopKeeping := context.WithCancel(context.Background())
+	keeping := make(chan struct{})
+	go func() {
+		defer close(keeping)
+		jsHealth.keep(jsCtx, ns)
+	}()
 	defer func() {
+		stopKeeping()
+		<-keeping
 		ns.Shutdown()
 		ns.WaitForShutdown()
 		log.Info().Msg("stopped")
@@ -128,7 +138,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	defer drain(subNC)
 
-	f, err := newFront(c, p, cfg, admin, pubNC, opNC, pubLog)
+	f, err := newFront(c, p, cfg, admin, pubNC, opNC, jsHealth.err, pubLog)
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,10 @@ func newRegistry() *prometheus.Registry {
 // (the front is ready once it exists) and tracks sidecars.
 // newFront builds the front on nc; with --manage-streams, stream
 // administration goes through adminNC (the operator's identity; nil: nc).
-func newFront(c commonOpts, o pubOpts, cfg *config, extra []auth.Credential, nc, adminNC *nats.Conn, log zerolog.Logger) (*front, error) {
+// health, when set, adds what the NATS server itself knows to readiness
+// (revocast dev's embedded server).
+func newFront(c commonOpts, o pubOpts, cfg *config, extra []auth.Credential, nc, adminNC *nats.Conn, health func() error,
+	log zerolog.Logger) (*front, error) {
 	ac := cfg.auth
 	ac.Credentials = append(append([]auth.Credential(nil), ac.Credentials...), extra...)
 	store, err := auth.NewStore(ac)
@@ -95,7 +98,8 @@ func newFront(c commonOpts, o pubOpts, cfg *config, extra []auth.Credential, nc,
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	keeper := &streams{js: js, admin: adminJS, opts: c.streamOptions(o.dedupWindow), manage: o.manageStreams, log: log,
-		bucket: registry.StoreOptions{Replicas: c.replicas, Timeout: o.publishTimeout}, onEpoch: tracker.SetEpoch}
+		bucket: registry.StoreOptions{Replicas: c.replicas, Timeout: o.publishTimeout}, onEpoch: tracker.SetEpoch,
+		store: jsStore, origin: origin, health: health}
 	msg := "starting"
 	keeper.problem.Store(&msg)
 	var streamReady atomic.Bool

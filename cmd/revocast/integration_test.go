@@ -75,7 +75,7 @@ func newSystemWith(t testing.TB, cfg *config, tweak ...func(*pubOpts)) *system {
 	if os.Getenv("REVOCAST_TEST_LOG") == "1" {
 		log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).With().Timestamp().Logger()
 	}
-	f, err := newFront(c, p, cfg, adminCreds(testID, testHash()), natstest.Connect(t, ns), nil, log)
+	f, err := newFront(c, p, cfg, adminCreds(testID, testHash()), natstest.Connect(t, ns), nil, nil, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestPropagationTimeoutZeroDoesNotWait(t *testing.T) {
 	ns := natstest.Start(t)
 	c, p := defaultOpts()
 	p.propagationTimeout = 0
-	f, err := newFront(c, p, &config{}, adminCreds(testID, testHash()), natstest.Connect(t, ns), nil, zerolog.Nop())
+	f, err := newFront(c, p, &config{}, adminCreds(testID, testHash()), natstest.Connect(t, ns), nil, nil, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -91,7 +91,7 @@ func runPublisher(ctx context.Context, args []string, getenv func(string) string
 		}
 		defer drain(adminNC)
 	}
-	f, err := newFront(c, p, cfg, nil, nc, adminNC, log)
+	f, err := newFront(c, p, cfg, nil, nc, adminNC, nil, log)
 	if err != nil {
 		srv.shutdown(time.Second)
 		nc.Close()

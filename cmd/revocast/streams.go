@@ -10,7 +10,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/nats-io/nuid"
+
 	"github.com/revocast/revocast/events"
+	"github.com/revocast/revocast/publisher"
 	"github.com/revocast/revocast/publisher/registry"
 )
 
@@ -26,8 +29,21 @@ type streams struct {
 	// onEpoch receives the revocation stream's creation time whenever it is
 	// read: a watermark of another stream confirms nothing.
 	onEpoch func(time.Time)
+	// store publishes; when its last messages failed, a probe tells whether
+	// JetStream stores again (a full disk freed, a leader elected).
+	store  probeStore
+	origin string
+	// health, when set, adds what the NATS server itself knows (revocast
+	// dev's embedded server: a write error).
+	health func() error
 
 	problem atomic.Pointer[string] // nil: everything exists
+}
+
+// probeStore is what the keeper needs of the publishing store.
+type probeStore interface {
+	Health() error
+	Append(ctx context.Context, entries []publisher.Entry) []publisher.Outcome
 }
 
 // errMissing: a stream or the bucket does not exist.
@@ -52,6 +68,15 @@ func (s *streams) check(ctx context.Context) error {
 		if err = ensure(c, s.admin, s.opts, s.bucket); err == nil {
 			err = s.exist(c)
 		}
+	}
+	if err == nil && s.health != nil {
+		err = s.health()
+	}
+	if err == nil && s.store != nil && s.store.Health() != nil {
+		probe := publisher.Entry{Subject: events.LedgerProbeSubject(s.origin), Stream: s.opts.LedgerName(),
+			ExpiresAt: time.Now().Add(events.MinMsgTTL), MsgID: nuid.Next()}
+		s.store.Append(c, []publisher.Entry{probe})
+		err = s.store.Health()
 	}
 	if err != nil {
 		msg := err.Error()
