@@ -45,10 +45,10 @@ IMAGE ?= localhost/revocast:$(VERSION)
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
 
-run: ## start everything on this machine (embedded NATS, front on :8080, sidecar on :8081, data in ./data)
+run: build ## start everything on this machine (embedded NATS, front on :8080, sidecar on :8081, data in ./data); Ctrl-C stops it
 	@echo "make run: the front needs credentials. At first start revocast prints the admin client's id and secret"
 	@echo "          below (only its hash is kept in ./data/dev-admin.yaml); set REVOCAST_DEV_CLIENT=id:secret to choose them."
-	$(GO) run ./cmd/revocast dev --log-format console
+	@exec ./bin/revocast dev --log-format console --take-terminal
 
 test: deps unit norace fuzz ## the whole suite: unit, integration and end-to-end tests with -race, the tests -race cannot run, then every fuzz target briefly
 

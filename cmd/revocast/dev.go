@@ -20,8 +20,9 @@ import (
 )
 
 type devOpts struct {
-	dataDir    string
-	natsListen string
+	dataDir      string
+	takeTerminal bool
+	natsListen   string
 }
 
 func runDev(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -38,9 +39,14 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	t.register(fs, true) // one pair for the front and the sidecar; the client CA is the sidecar's
 	g.register(fs)
 	fs.StringVar(&d.dataDir, "data-dir", "./data", "where the embedded JetStream keeps the stream")
+	fs.BoolVar(&d.takeTerminal, "take-terminal", false,
+		"become the terminal's foreground process group, so Ctrl-C stops revocast cleanly and not the make that started it (make run sets it)")
 	fs.StringVar(&d.natsListen, "nats-listen", "127.0.0.1:4222", "client address of the embedded NATS server (port 0: any free port)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return usageErr(err)
+	}
+	if d.takeTerminal {
+		defer takeTerminal()()
 	}
 	p.noteExplicit(fs)
 	p.manageStreams = true // dev is its own operator

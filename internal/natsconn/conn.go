@@ -41,6 +41,9 @@ func Connect(o Options, log zerolog.Logger) (*nats.Conn, error) {
 		nats.PingInterval(5 * time.Second),
 		nats.MaxPingsOutstanding(2),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err == nil {
+				return // closed on purpose: a shutdown
+			}
 			log.Warn().Err(err).Msg("disconnected from NATS")
 		}),
 		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
