@@ -273,3 +273,37 @@ func TestE2EDevAdminCreatedAtFirstStart(t *testing.T) {
 		t.Fatalf("second start printed %q", out)
 	}
 }
+
+// Seen: REVOCAST_CACHE_CAPACITY=abc said only "parse error", a bare
+// REVOCAST_PUBLISH_TIMEOUT=5 did not say a unit is needed, a flag of the
+// wrong type printed fifty lines of usage that pushed the error off screen,
+// and subscriber without --id did not name --id. Each now names the flag, the
+// value and the form wanted, in at most two lines, exit status 2.
+func TestE2EFlagErrorsNameTheFlagAndTheForm(t *testing.T) {
+	for _, c := range []struct {
+		env  []string
+		args []string
+		want []string
+	}{
+		{[]string{"REVOCAST_CACHE_CAPACITY=abc"}, []string{"subscriber", "--id", "x"}, []string{"REVOCAST_CACHE_CAPACITY", `"abc"`, "--cache-capacity", "whole number"}},
+		{[]string{"REVOCAST_PUBLISH_TIMEOUT=5"}, []string{"publisher"}, []string{"REVOCAST_PUBLISH_TIMEOUT", "--publish-timeout", "unit", "5s"}},
+		{nil, []string{"subscriber", "--id", "x", "--cache-capacity", "lots"}, []string{"cache-capacity", `"lots"`, "whole number", "revocast subscriber -h"}},
+		{nil, []string{"publisher", "--max-staleness", "1s"}, []string{"not defined", "-max-staleness", "revocast publisher -h"}},
+		{nil, []string{"subscriber"}, []string{"--id"}},
+	} {
+		p := start(t, c.env, c.args...)
+		<-p.done
+		out := strings.TrimSpace(p.log())
+		if code := p.cmd.ProcessState.ExitCode(); code != 2 {
+			t.Errorf("%v %v: exit %d", c.env, c.args, code)
+		}
+		if n := strings.Count(out, "\n") + 1; n > 2 {
+			t.Errorf("%v %v: %d lines:\n%s", c.env, c.args, n, out)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%v %v: %q does not say %q", c.env, c.args, out, w)
+			}
+		}
+	}
+}

@@ -18,24 +18,83 @@ func envName(flagName string) string {
 
 // parseFlags applies environment twins, then the command line (which wins).
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	describeValues(fs)
 	var errs []error
 	fs.VisitAll(func(f *flag.Flag) {
 		if v := getenv(envName(f.Name)); v != "" {
 			if err := fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: %w", envName(f.Name), v, err))
+				errs = append(errs, fmt.Errorf("%s=%q: --%s %w", envName(f.Name), v, f.Name, err))
 			}
 		}
 	})
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	if err := fs.Parse(args); err != nil {
+	// The flag package would print the whole usage after a mistake, pushing
+	// the error off the screen: the error comes back alone, with one line
+	// pointing at -h; -h prints the usage.
+	out := fs.Output()
+	usage := fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	fs.Usage = usage
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		usage()
 		return err
+	case err != nil:
+		return fmt.Errorf("%w\n(run 'revocast %s -h' for its flags)", err, fs.Name())
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return fmt.Errorf("unexpected argument %q (flags start with --; run 'revocast %s -h')", fs.Arg(0), fs.Name())
 	}
 	return nil
+}
+
+// describedValue says what a flag wants when a value does not parse: the
+// standard flag package only says "parse error".
+type describedValue struct {
+	flag.Value
+	want string
+}
+
+func (d describedValue) Set(s string) error {
+	if err := d.Value.Set(s); err != nil {
+		if d.want == "" {
+			return err
+		}
+		return fmt.Errorf("wants %s", d.want)
+	}
+	return nil
+}
+
+// IsBoolFlag keeps --flag without a value working for booleans.
+func (d describedValue) IsBoolFlag() bool {
+	b, ok := d.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+// describeValues wraps every flag's value so its errors name the form wanted.
+func describeValues(fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		if _, done := f.Value.(describedValue); done {
+			return
+		}
+		want := ""
+		switch fmt.Sprintf("%T", f.Value) {
+		case "*flag.durationValue":
+			want = "a duration with its unit, such as 5s, 500ms or 2m (a bare number has none)"
+		case "*flag.intValue", "*flag.int64Value", "*flag.uintValue", "*flag.uint64Value":
+			want = "a whole number"
+		case "*flag.boolValue":
+			want = "true or false"
+		case "*flag.float64Value":
+			want = "a number"
+		}
+		f.Value = describedValue{Value: f.Value, want: want}
+	})
 }
 
 // newFlagSet returns a flag set whose usage lists every flag with its

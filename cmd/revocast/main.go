@@ -84,10 +84,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 }
 
-// usageErr wraps a flag or configuration problem.
+// usageErr marks a flag or configuration problem (exit status 2); its
+// message is err's.
 func usageErr(err error) error {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return err
 	}
-	return fmt.Errorf("%w: %w", errUsage, err)
+	return usageError{err}
 }
+
+type usageError struct{ err error }
+
+func (u usageError) Error() string        { return u.err.Error() }
+func (u usageError) Unwrap() error        { return u.err }
+func (u usageError) Is(target error) bool { return target == errUsage }
