@@ -165,7 +165,7 @@ func (c *Core) Revoke(ctx context.Context, req Request) (Result, error) {
 		Int("invalidated", res.Invalidated).Int("previously_invalidated", res.PreviouslyInvalidated).
 		Int("tokens", tokensStored).Int("rules", rulesStored).Int("errors", len(res.Details)).
 		Dur("plan_ms", planned.Sub(start)).Dur("store_ms", ledgered.Sub(planned)).Dur("confirm_ms", end.Sub(ledgered)).
-		Dur("took", end.Sub(start)).Msg("revoked")
+		Dur("took_ms", end.Sub(start)).Msg("revoked")
 	return res, nil
 }
 

@@ -115,7 +115,7 @@ func newFront(c commonOpts, o pubOpts, cfg *config, extra []auth.Credential, nc,
 				defer cancel()
 				return ensure(cctx, adminJS, keeper.opts, keeper.bucket)
 			}, bo, func(err error, next time.Duration) {
-				log.Warn().Err(err).Dur("retry_in", next).Msg("cannot create the revocation streams or the token registry yet")
+				log.Warn().Err(err).Dur("retry_in_ms", next).Msg("cannot create the revocation streams or the token registry yet")
 			})
 		}
 		bo := backoff.WithContext(backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond),

@@ -101,7 +101,7 @@ func Wrap(log zerolog.Logger, trusted []netip.Prefix, h http.Handler) http.Handl
 	h = httpx.RefuseTunnels(recoverer(log, h))
 	h = hlog.AccessHandler(func(r *http.Request, status, size int, d time.Duration) {
 		e := hlog.FromRequest(r).Info().Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).
-			Int("size", size).Dur("took", d).Str("peer", publisher.PeerIP(r))
+			Int("size", size).Dur("took_ms", d).Str("peer", publisher.PeerIP(r))
 		if c := publisher.ClientIP(r); c != publisher.PeerIP(r) {
 			e = e.Str("client", c)
 		}
