@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -70,8 +71,10 @@ func runPublisher(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
+	fatal := newFatal(ctx)
+	defer fatal.cancel()
 	nc, err := natsconn.Connect(natsconn.Options{URLs: c.natsURL, Name: "revocast-publisher", Auth: c.natsAuth,
-		InboxPrefix: natsauth.InboxPrefix(natsauth.Front, "")}, log)
+		InboxPrefix: natsauth.InboxPrefix(natsauth.Front, ""), OnTooOld: fatal.stop}, log)
 	if err != nil {
 		srv.shutdown(time.Second)
 		return err
@@ -98,13 +101,13 @@ func runPublisher(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	srv.set(f.handler)
-	<-ctx.Done()
+	<-fatal.ctx.Done()
 	log.Info().Msg("shutting down: finishing in-flight requests")
 	srv.shutdown(shutdownTimeout)
 	f.close()
 	drain(nc)
 	log.Info().Msg("stopped")
-	return nil
+	return fatal.err()
 }
 
 func runSubscriber(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
@@ -145,8 +148,10 @@ func runSubscriber(ctx context.Context, args []string, getenv func(string) strin
 	if err != nil {
 		return err
 	}
+	fatal := newFatal(ctx)
+	defer fatal.cancel()
 	nc, err := natsconn.Connect(natsconn.Options{URLs: c.natsURL, Name: "revocast-subscriber-" + s.id, Auth: c.natsAuth,
-		InboxPrefix: natsauth.InboxPrefix(natsauth.Sidecar, s.id)}, log)
+		InboxPrefix: natsauth.InboxPrefix(natsauth.Sidecar, s.id), OnTooOld: fatal.stop}, log)
 	if err != nil {
 		srv.shutdown(time.Second)
 		return err
@@ -165,12 +170,45 @@ func runSubscriber(ctx context.Context, args []string, getenv func(string) strin
 		return err
 	}
 	srv.set(sc.handler)
-	stop := sc.run(ctx)
+	stop := sc.run(fatal.ctx)
 	log.Info().Msg("shutting down")
 	srv.shutdown(shutdownTimeout)
 	grpcSrv.stop(shutdownTimeout)
 	err = stop()
 	drain(nc)
 	log.Info().Msg("stopped")
+	if ferr := fatal.err(); ferr != nil {
+		return ferr
+	}
 	return err
+}
+
+// fatal stops a command from inside (a NATS server too old to work with)
+// and remembers why.
+type fatal struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	cause  error
+}
+
+func newFatal(parent context.Context) *fatal {
+	f := &fatal{}
+	f.ctx, f.cancel = context.WithCancel(parent)
+	return f
+}
+
+func (f *fatal) stop(err error) {
+	f.mu.Lock()
+	if f.cause == nil {
+		f.cause = err
+	}
+	f.mu.Unlock()
+	f.cancel()
+}
+
+func (f *fatal) err() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cause
 }

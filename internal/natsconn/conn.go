@@ -25,7 +25,17 @@ type Options struct {
 	InboxPrefix string
 	// Extra options, e.g. nats.InProcessServer in tests and dev mode.
 	Extra []nats.Option
+	// OnTooOld is called when a server older than MinServerVersion answers
+	// (the connection is closed first): revocast cannot work with it.
+	OnTooOld func(error)
 }
+
+// MinServerVersion is the oldest nats-server revocast works with: per-message
+// TTL and KeyValue per-key TTL came in 2.11.
+const MinServerVersion = "2.11.0"
+
+// ErrServerTooOld: the NATS server is older than MinServerVersion.
+var ErrServerTooOld = errors.New("NATS server too old")
 
 // Connect opens a connection that reconnects forever and may be opened while
 // the server is still down (the first connect is retried in the background).
@@ -61,10 +71,16 @@ func Connect(o Options, log zerolog.Logger) (*nats.Conn, error) {
 			ev.Msg("cannot connect to NATS; retrying")
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) {
+			if tooOld(c, o, log) {
+				return
+			}
 			log.Info().Str("url", c.ConnectedUrlRedacted()).Msg("reconnected to NATS")
 		}),
 		nats.ConnectHandler(func(c *nats.Conn) {
-			log.Info().Str("url", c.ConnectedUrlRedacted()).Msg("connected to NATS")
+			if tooOld(c, o, log) {
+				return
+			}
+			log.Info().Str("url", c.ConnectedUrlRedacted()).Str("server_version", c.ConnectedServerVersion()).Msg("connected to NATS")
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, s *nats.Subscription, err error) {
 			ev := log.Error().Err(err)
@@ -95,6 +111,32 @@ func Connect(o Options, log zerolog.Logger) (*nats.Conn, error) {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", redact(url), err)
 	}
 	return nc, nil
+}
+
+// tooOld refuses a server older than MinServerVersion: it logs why, closes
+// the connection and tells OnTooOld.
+func tooOld(c *nats.Conn, o Options, log zerolog.Logger) bool {
+	if v := c.ConnectedServerVersion(); v == "" || versionAtLeast(v, 2, 11) {
+		return false
+	}
+	e := fmt.Errorf("%w: %s at %s is version %s: revocast needs nats-server %s or newer (per-message TTL, KeyValue per-key TTL; Debian's package is 2.9: use the official release or the embedded server of revocast dev)",
+		ErrServerTooOld, c.ConnectedServerName(), c.ConnectedUrlRedacted(), c.ConnectedServerVersion(), MinServerVersion)
+	log.Error().Err(e).Msg("refusing the NATS server")
+	go c.Close()
+	if o.OnTooOld != nil {
+		o.OnTooOld(e)
+	}
+	return true
+}
+
+// versionAtLeast reports whether a "major.minor.patch[-suffix]" version is
+// at least major.minor; an unreadable one passes (the server will say).
+func versionAtLeast(v string, major, minor int) bool {
+	var ma, mi int
+	if _, err := fmt.Sscanf(strings.TrimPrefix(v, "v"), "%d.%d", &ma, &mi); err != nil {
+		return true
+	}
+	return ma > major || ma == major && mi >= minor
 }
 
 func isAuthError(err error) bool {
