@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -304,6 +307,63 @@ func TestE2EFlagErrorsNameTheFlagAndTheForm(t *testing.T) {
 			if !strings.Contains(out, w) {
 				t.Errorf("%v %v: %q does not say %q", c.env, c.args, out, w)
 			}
+		}
+	}
+}
+
+// Seen: the README's config example listed formats its client could not
+// use (RFC 7009 and OneLogin calls failed for tokens of an unknown realm).
+// The example, with its placeholder hashes replaced, runs as shown: every
+// client revokes an opaque token through every format it is allowed.
+func TestREADMEConfigExampleWorks(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(readme)
+	start := strings.Index(text, "```yaml\nclients:")
+	if start < 0 {
+		t.Fatal("no config example in the README")
+	}
+	block := text[start+len("```yaml\n"):]
+	block = block[:strings.Index(block, "```")]
+	placeholder := regexp.MustCompile(`"\$(argon2id|2a)\$[^"]*\.\.\."`)
+	cfg := placeholder.ReplaceAllLiteralString(block, "'"+testHash()+"'")
+	path := filepath.Join(t.TempDir(), "revocast.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDev(t, t.TempDir(), nil, "--config", path)
+	waitFor(t, "sidecar ready", func() bool { return httpDo(t, "GET", d.side+"/readyz", "", "").code == 200 })
+	basicOf := func(id string) string {
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+testSecret))
+	}
+	for i, c := range []struct {
+		format, id string
+		do         func(tok string) response
+	}{
+		{"oam", "DemoClientId", func(tok string) response {
+			return httpDo(t, "POST", d.front+"/oauth2/rest/token/revoke", "application/x-www-form-urlencoded", "token="+tok,
+				"Authorization", basicOf("DemoClientId"), "x-oauth-identity-domain-name", "DemoDomain")
+		}},
+		{"rfc7009", "portal", func(tok string) response {
+			return httpDo(t, "POST", d.front+"/oauth2/revoke", "application/x-www-form-urlencoded", "token="+tok,
+				"Authorization", basicOf("portal"))
+		}},
+		{"onelogin", "portal", func(tok string) response {
+			return httpDo(t, "POST", d.front+"/auth/oauth2/revoke", "application/json", `{"access_token":"`+tok+`"}`,
+				"Authorization", "client_id:portal, client_secret:"+testSecret)
+		}},
+		{"elasticsearch", "elastic", func(tok string) response {
+			return esRevoke(t, d.front, `{"token":"`+tok+`"}`, "Authorization", basicOf("elastic"))
+		}},
+	} {
+		tok := fmt.Sprintf("readme-example-token-%d", i)
+		if r := c.do(tok); r.code != 200 {
+			t.Errorf("%s as %s: %d %s", c.format, c.id, r.code, r.body)
+		}
+		if code := check(d.side, tok); code != 401 {
+			t.Errorf("%s as %s: the token answers %d", c.format, c.id, code)
 		}
 	}
 }
