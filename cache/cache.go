@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,7 +79,7 @@ type Stats struct {
 // use; Add calls are serialized.
 type DenyCache struct {
 	cfg   Config
-	c     *ristretto.Cache[string, int64] // key: the 32 bytes of the hash; value: expiry in Unix ns
+	shards []*ristretto.Cache[string, int64] // key: the 32 bytes of the hash; value: expiry in Unix ns
 	addMu sync.Mutex
 
 	entries, admitted, retries, failures, evictedLive atomic.Int64
@@ -100,22 +101,46 @@ func New(cfg Config) (*DenyCache, error) {
 		cfg.InitialBackoff = time.Millisecond
 	}
 	d := &DenyCache{cfg: cfg}
-	counters := max(cfg.Capacity*10, 1000)
-	c, err := ristretto.NewCache(&ristretto.Config[string, int64]{
-		NumCounters: counters,
-		// Add never lets more than Capacity live entries in, so ristretto's
-		// policy never has to evict one: the slack absorbs the lag of its
-		// expiry sweep and the entries counter.
-		MaxCost:            cfg.Capacity + max(cfg.Capacity/8, 64),
-		BufferItems:        64,
-		IgnoreInternalCost: true,
-		OnEvict:            d.onEvict,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("cache: %w", err)
+	d.shards = make([]*ristretto.Cache[string, int64], shardCount())
+	per := (cfg.Capacity + int64(len(d.shards)) - 1) / int64(len(d.shards))
+	for i := range d.shards {
+		c, err := ristretto.NewCache(&ristretto.Config[string, int64]{
+			// The counters only rank keys for eviction, which Add never
+			// needs (it refuses instead): a small sketch, not 10 per entry,
+			// keeps the fixed overhead near a megabyte per million.
+			NumCounters: max(per/4, 1024),
+			// Add never lets more than Capacity live entries in, so the
+			// policy never has to evict one: the slack absorbs the lag of
+			// the expiry sweep, the entries counter, and shards filling
+			// unevenly (hashes spread them within a fraction of a percent).
+			MaxCost:            per + max(per/4, 64),
+			BufferItems:        64,
+			IgnoreInternalCost: true,
+			OnEvict:            d.onEvict,
+		})
+		if err != nil {
+			d.Close()
+			return nil, fmt.Errorf("cache: %w", err)
+		}
+		d.shards[i] = c
 	}
-	d.c = c
 	return d, nil
+}
+
+// shardCount is how many ristretto caches share the entries, by the first
+// byte of the hash: one per core (a power of two), so a batch's admissions
+// run on every core, each cache's own goroutine included.
+func shardCount() int {
+	n := 1
+	for n < runtime.GOMAXPROCS(0) && n < 64 {
+		n *= 2
+	}
+	return n
+}
+
+// shard returns the cache that holds sum.
+func (d *DenyCache) shard(sum *events.Sum) *ristretto.Cache[string, int64] {
+	return d.shards[int(sum[0])&(len(d.shards)-1)]
 }
 
 // key views the hash's bytes as a string without copying. ristretto only
@@ -146,7 +171,7 @@ var keyBufs = sync.Pool{New: func() any { return new(events.Sum) }}
 func (d *DenyCache) Contains(sum events.Sum) bool {
 	buf := keyBufs.Get().(*events.Sum)
 	*buf = sum
-	exp, ok := d.c.Get(key(buf))
+	exp, ok := d.shard(buf).Get(key(buf))
 	keyBufs.Put(buf)
 	return ok && exp > time.Now().UnixNano()
 }
@@ -161,18 +186,7 @@ func (d *DenyCache) Add(ctx context.Context, entries []Entry) []Failure {
 	d.addMu.Lock()
 	defer d.addMu.Unlock()
 
-	now := time.Now()
-	todo := make([]pending, 0, len(entries))
-	for _, e := range entries {
-		if !e.ExpiresAt.After(now) {
-			continue
-		}
-		exp, present := d.c.Get(key(&e.Sum))
-		if present && exp >= e.ExpiresAt.UnixNano() {
-			continue
-		}
-		todo = append(todo, pending{Entry: e, fresh: !present})
-	}
+	todo := d.classify(entries)
 	var full []Failure
 	todo, full = d.withinCapacity(todo)
 	bo := backoff.NewExponentialBackOff(backoff.WithInitialInterval(d.cfg.InitialBackoff),
@@ -223,38 +237,118 @@ func (d *DenyCache) withinCapacity(todo []pending) ([]pending, []Failure) {
 func (d *DenyCache) Capacity() int64 { return d.cfg.Capacity }
 
 // offer sets every entry, applying back-pressure when ristretto's set buffer
-// is full: a false Set waits for the buffer to drain and tries again.
+// is full: a false Set waits for the buffer to drain and tries again. Each
+// shard's entries are set by a goroutine of their own, so the shards'
+// caches admit them in parallel; offer returns once every shard has
+// decided (Wait).
 func (d *DenyCache) offer(todo []pending) {
 	now := time.Now()
-	for i := range todo {
-		e := &todo[i]
-		ttl := e.ExpiresAt.Sub(now)
-		if ttl <= 0 {
-			continue
+	d.eachShard(todo, func(c *ristretto.Cache[string, int64], mine []int) {
+		for _, i := range mine {
+			e := &todo[i]
+			ttl := e.ExpiresAt.Sub(now)
+			if ttl <= 0 {
+				continue
+			}
+			for tries := 0; !c.SetWithTTL(key(&e.Sum), e.ExpiresAt.UnixNano(), 1, ttl) && tries < 3; tries++ {
+				c.Wait()
+			}
 		}
-		for tries := 0; !d.c.SetWithTTL(key(&e.Sum), e.ExpiresAt.UnixNano(), 1, ttl) && tries < 3; tries++ {
-			d.c.Wait()
-		}
-	}
-	d.c.Wait()
+		c.Wait()
+	})
 }
 
-// missing returns the entries that are not in the cache with at least their expiry.
+// eachShard calls f with every shard that holds entries of todo, and their
+// indexes, in parallel, and returns when all calls have.
+func (d *DenyCache) eachShard(todo []pending, f func(c *ristretto.Cache[string, int64], mine []int)) {
+	if len(d.shards) == 1 {
+		all := make([]int, len(todo))
+		for i := range all {
+			all[i] = i
+		}
+		f(d.shards[0], all)
+		return
+	}
+	by := make([][]int, len(d.shards))
+	for i := range todo {
+		k := int(todo[i].Sum[0]) & (len(d.shards) - 1)
+		by[k] = append(by[k], i)
+	}
+	var wg sync.WaitGroup
+	for k, mine := range by {
+		if len(mine) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(d.shards[k], mine)
+		}()
+	}
+	wg.Wait()
+}
+
+// classify returns the entries to offer: unexpired, and absent (fresh) or
+// present with an earlier expiry. Each shard's are looked up in parallel.
+func (d *DenyCache) classify(entries []Entry) []pending {
+	now := time.Now().UnixNano()
+	all := make([]pending, len(entries))
+	keep := make([]bool, len(entries))
+	for i, e := range entries {
+		all[i] = pending{Entry: e}
+	}
+	d.eachShard(all, func(c *ristretto.Cache[string, int64], mine []int) {
+		for _, i := range mine {
+			p := &all[i]
+			exp := p.ExpiresAt.UnixNano()
+			if exp <= now {
+				continue
+			}
+			cur, present := c.Get(key(&p.Sum))
+			if present && cur >= exp {
+				continue
+			}
+			p.fresh, keep[i] = !present, true
+		}
+	})
+	out := all[:0]
+	for i := range all {
+		if keep[i] {
+			out = append(out, all[i])
+		}
+	}
+	return out
+}
+
+// missing returns the entries that are not in the cache with at least their
+// expiry, verifying each shard's in parallel.
 func (d *DenyCache) missing(todo []pending) []pending {
 	now := time.Now()
-	out := todo[:0]
-	for _, e := range todo {
-		if !e.ExpiresAt.After(now) {
-			continue
-		}
-		if exp, ok := d.c.Get(key(&e.Sum)); ok && exp >= e.ExpiresAt.UnixNano() {
-			d.admitted.Add(1)
-			if e.fresh {
-				d.entries.Add(1)
+	lost := make([]bool, len(todo))
+	d.eachShard(todo, func(c *ristretto.Cache[string, int64], mine []int) {
+		var admitted, fresh int64
+		for _, i := range mine {
+			e := &todo[i]
+			if !e.ExpiresAt.After(now) {
+				continue
 			}
-			continue
+			if exp, ok := c.Get(key(&e.Sum)); ok && exp >= e.ExpiresAt.UnixNano() {
+				admitted++
+				if e.fresh {
+					fresh++
+				}
+				continue
+			}
+			lost[i] = true
 		}
-		out = append(out, e)
+		d.admitted.Add(admitted)
+		d.entries.Add(fresh)
+	})
+	out := todo[:0]
+	for i := range todo {
+		if lost[i] {
+			out = append(out, todo[i])
+		}
 	}
 	return out
 }
@@ -290,7 +384,9 @@ func (d *DenyCache) Clear() {
 	d.addMu.Lock()
 	defer d.addMu.Unlock()
 	d.clearing.Store(true)
-	d.c.Clear()
+	for _, c := range d.shards {
+		c.Clear()
+	}
 	d.clearing.Store(false)
 	d.entries.Store(0)
 	d.evictedLive.Store(0)
@@ -313,6 +409,10 @@ func (d *DenyCache) Stats() Stats {
 // Close releases the cache. It is idempotent; Contains answers false afterwards.
 func (d *DenyCache) Close() {
 	if d.closed.CompareAndSwap(false, true) {
-		d.c.Close()
+		for _, c := range d.shards {
+			if c != nil {
+				c.Close()
+			}
+		}
 	}
 }

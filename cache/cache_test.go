@@ -75,7 +75,7 @@ func TestLaterExpiryWins(t *testing.T) {
 	long := time.Now().Add(time.Hour)
 	c.Add(ctx, []Entry{{Sum: s, ExpiresAt: long}})
 	c.Add(ctx, []Entry{{Sum: s, ExpiresAt: time.Now().Add(100 * time.Millisecond)}})
-	exp, ok := c.c.Get(key(&s))
+	exp, ok := c.shard(&s).Get(key(&s))
 	if !ok || exp != long.UnixNano() {
 		t.Fatalf("expiry = %v, %v; want the later one kept", time.Unix(0, exp), ok)
 	}
