@@ -115,3 +115,32 @@ func BenchmarkReplay(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkServeCheck is the hot route as the sidecar serves it (no mux, no
+// middleware), for comparison with BenchmarkCheckHTTPHandler.
+func BenchmarkServeCheck(b *testing.B) {
+	s := fuzzSubscriber(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		r := httptest.NewRequest(http.MethodGet, "/v1/check", nil)
+		r.Header.Set("Authorization", "Bearer some-opaque-token")
+		w := &nopWriter{h: http.Header{}}
+		for pb.Next() {
+			clear(w.h)
+			s.ServeCheck(w, r)
+			if w.code != 204 {
+				b.Fatal(w.code)
+			}
+		}
+	})
+}
+
+type nopWriter struct {
+	h    http.Header
+	code int
+}
+
+func (w *nopWriter) Header() http.Header         { return w.h }
+func (w *nopWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *nopWriter) WriteHeader(code int)        { w.code = code }

@@ -19,8 +19,8 @@ type sidecar struct {
 	done    chan error
 }
 
-// newSidecar builds the sidecar; guard (nil: none) wraps its HTTP API inside
-// the access log (requireClientCert under mutual TLS).
+// newSidecar builds the sidecar; guard (nil: none) wraps its whole HTTP API
+// (requireClientCert under mutual TLS).
 func newSidecar(c commonOpts, o subOpts, cfg *config, nc *nats.Conn, log zerolog.Logger,
 	guard func(http.Handler) http.Handler) (*sidecar, error) {
 	dc, err := cache.New(cache.Config{Capacity: o.capacity, OnCapacityExhausted: func(cache.Entry) {
@@ -35,11 +35,20 @@ func newSidecar(c commonOpts, o subOpts, cfg *config, nc *nats.Conn, log zerolog
 		dc.Close()
 		return nil, err
 	}
-	h := sub.Handler(reg)
+	full := wrapHTTP(log, sub.Handler(reg))
+	// GET /v1/check is the hot route: served directly, without the access
+	// log and the mux (checks are counted in metrics, not logged).
+	h := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/v1/check" {
+			sub.ServeCheck(w, r)
+			return
+		}
+		full.ServeHTTP(w, r)
+	}))
 	if guard != nil {
 		h = guard(h)
 	}
-	return &sidecar{sub: sub, cache: dc, handler: wrapHTTP(log, h), done: make(chan error, 1)}, nil
+	return &sidecar{sub: sub, cache: dc, handler: h, done: make(chan error, 1)}, nil
 }
 
 // run starts the subscriber and returns once ctx is done or it failed. The
