@@ -72,6 +72,11 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return usageErr(err)
 	}
+	stopPprof, err := startPprof(c.pprofAddr, log)
+	if err != nil {
+		return usageErr(fmt.Errorf("--pprof-addr %q: %w", c.pprofAddr, err))
+	}
+	defer stopPprof()
 	pubLog := log.With().Str("component", "publisher").Logger()
 	subLog := log.With().Str("component", "subscriber").Logger()
 	pubTLS, err := t.serverConfig(log)

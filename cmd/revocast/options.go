@@ -29,6 +29,8 @@ type commonOpts struct {
 	// natsAuth: credentials and TLS for --nats-url (the password is read
 	// from REVOCAST_NATS_PASSWORD only, never a flag).
 	natsAuth natsconn.Auth
+	// pprofAddr serves Go's profiler (off when empty).
+	pprofAddr string
 }
 
 func (o *commonOpts) register(fs *flag.FlagSet, withNATSURL bool) {
@@ -43,6 +45,7 @@ func (o *commonOpts) register(fs *flag.FlagSet, withNATSURL bool) {
 	fs.IntVar(&o.replicas, "replicas", 1, "stream replicas (3 in a production cluster)")
 	fs.DurationVar(&o.lifetime, "max-token-lifetime", publisher.DefaultMaxTokenLifetime,
 		"longest lifetime of any token: bounds revocations whose expiry is unknown and issued-before rules")
+	fs.StringVar(&o.pprofAddr, "pprof-addr", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off when empty)")
 	fs.Var(&o.issuerRealms, "issuer-realm", "map a JWT issuer to a realm name, ISSUER=REALM (repeatable or comma-separated); over the config file's realms")
 }
 

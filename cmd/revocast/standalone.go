@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"sync"
@@ -62,6 +63,11 @@ func runPublisher(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return usageErr(err)
 	}
+	stopPprof, err := startPprof(c.pprofAddr, log)
+	if err != nil {
+		return usageErr(fmt.Errorf("--pprof-addr %q: %w", c.pprofAddr, err))
+	}
+	defer stopPprof()
 	log = log.With().Str("component", "publisher").Logger()
 	tlsCfg, err := t.serverConfig(log)
 	if err != nil {
@@ -135,6 +141,11 @@ func runSubscriber(ctx context.Context, args []string, getenv func(string) strin
 	if err != nil {
 		return usageErr(err)
 	}
+	stopPprof, err := startPprof(c.pprofAddr, log)
+	if err != nil {
+		return usageErr(fmt.Errorf("--pprof-addr %q: %w", c.pprofAddr, err))
+	}
+	defer stopPprof()
 	root := log
 	log = log.With().Str("component", "subscriber").Logger()
 	tlsCfg, err := t.serverConfig(log)
