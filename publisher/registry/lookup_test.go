@@ -78,9 +78,35 @@ func TestLegacyRecordsAreRead(t *testing.T) {
 	}
 }
 
+// A cross-realm lookup reads every record in one batched get: a deleted
+// record is not one, and a token with more records than the batch returns
+// (maxLookupRecords+1) is listed by a watch instead, in registration order.
+func TestLookupEverywhereBatchedAndBeyond(t *testing.T) {
+	s := openStore(t)
+	ctx := context.Background()
+	a := rec("tok", events.AccessToken, "realm-a", "ann", "app", "", time.Hour)
+	b := rec("tok", events.AccessToken, "realm-b", "bob", "app", "", time.Hour)
+	mustRegister(t, s, a, b)
+	if err := s.kv.Delete(ctx, recordKey(&a)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Lookup(ctx, a.Sum, nil); err != nil || fmt.Sprint(got) != fmt.Sprint([]publisher.Record{b}) {
+		t.Fatalf("after deleting realm-a's record: %v, %v", got, err)
+	}
+	var many []publisher.Record
+	for i := range maxLookupRecords + 6 {
+		many = append(many, rec("popular", events.AccessToken, fmt.Sprint("realm-", i), "u", "app", "", time.Hour))
+	}
+	mustRegister(t, s, many...)
+	got, err := s.Lookup(ctx, many[0].Sum, nil)
+	if err != nil || fmt.Sprint(got) != fmt.Sprint(many[:maxLookupRecords]) {
+		t.Fatalf("a token in %d realms: %d records, %v; want the first %d", len(many), len(got), err, maxLookupRecords)
+	}
+}
+
 // BenchmarkLookup compares a realm-scoped Lookup (one get, plus the legacy
-// key's get when the realm has no record) with a cross-realm one (a filtered
-// watch: a consumer created and deleted, plus the legacy key's get), on
+// key's get when the realm has no record) with a cross-realm one (one
+// batched direct get of every realm's record and the legacy key), on
 // buckets of 10,000 and 100,000 other tokens, for a token registered in two
 // realms.
 func BenchmarkLookup(b *testing.B) {

@@ -34,6 +34,7 @@ type Store struct {
 	kv      jetstream.KeyValue
 	stream  jetstream.Stream
 	pipe    *publisher.Pipeline
+	multi   *multiLast
 	prefix  string // "$KV.<bucket>."
 	timeout time.Duration
 }
@@ -59,7 +60,12 @@ func Open(ctx context.Context, nc *nats.Conn, o StoreOptions) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
-	return &Store{kv: kv, stream: stream, pipe: pipe, prefix: "$KV." + o.Bucket + ".", timeout: o.Timeout}, nil
+	multi, err := newMultiLast(nc, "KV_"+o.Bucket)
+	if err != nil {
+		pipe.Close()
+		return nil, err
+	}
+	return &Store{kv: kv, stream: stream, pipe: pipe, multi: multi, prefix: "$KV." + o.Bucket + ".", timeout: o.Timeout}, nil
 }
 
 func (o StoreOptions) withDefaults() StoreOptions {
@@ -100,8 +106,11 @@ func EnsureBucket(ctx context.Context, js jetstream.JetStream, o StoreOptions) e
 	return nil
 }
 
-// Close releases the store's subscription.
-func (s *Store) Close() { s.pipe.Close() }
+// Close releases the store's subscriptions.
+func (s *Store) Close() {
+	s.pipe.Close()
+	s.multi.close()
+}
 
 // Register stores records and returns, per record, nil or why it was not
 // registered. Each record is all or nothing: its record key (its realm's
