@@ -318,6 +318,10 @@ func (s *Subscriber) maintain(ctx context.Context) error {
 // it from the start. A stream that is missing is waited for: nothing new
 // can be stored meanwhile, and the sidecar turns stale.
 func (s *Subscriber) streamChanged(ctx context.Context) string {
+	// What was applied before the question is in the stream the answer
+	// describes; read after it, a message stored and applied meanwhile
+	// looked like a stream that lost it, and rebuilt a sidecar under load.
+	applied := s.applied.Load()
 	c, cancel := context.WithTimeout(ctx, s.cfg.HeartbeatInterval)
 	defer cancel()
 	st, err := s.js.Stream(c, s.cfg.Stream)
@@ -336,8 +340,8 @@ func (s *Subscriber) streamChanged(ctx context.Context) string {
 	case info.Created.UnixNano() != s.epoch.Load():
 		return fmt.Sprintf("the stream was re-created (created %s, replayed one created %s)",
 			info.Created.UTC().Format(time.RFC3339Nano), time.Unix(0, s.epoch.Load()).UTC().Format(time.RFC3339Nano))
-	case info.State.LastSeq < s.applied.Load():
-		return fmt.Sprintf("the stream's last sequence %d is below the %d applied", info.State.LastSeq, s.applied.Load())
+	case info.State.LastSeq < applied:
+		return fmt.Sprintf("the stream's last sequence %d is below the %d applied", info.State.LastSeq, applied)
 	case missing:
 		s.log.Info().Str("stream", s.cfg.Stream).Msg("the revocation stream is back")
 	}
