@@ -90,6 +90,13 @@ func (b *Budget) followOnce(ctx context.Context, js jetstream.JetStream, ledger 
 // count ready once nothing is left to deliver (marks may expire before they
 // are delivered).
 func (b *Budget) watch(ctx context.Context, st jetstream.Stream, cons jetstream.Consumer, created time.Time) error {
+	// What was counted before the question is in the ledger the answer
+	// describes; read after it, a mark stored and counted meanwhile looked
+	// like a ledger that lost it, and every request answered 503 while the
+	// ledger was counted again (seen under steady load on a cluster).
+	b.mu.Lock()
+	seen := b.seenSeq
+	b.mu.Unlock()
 	c, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	info, err := st.Info(c)
@@ -101,9 +108,6 @@ func (b *Budget) watch(ctx context.Context, st jetstream.Stream, cons jetstream.
 	case !info.Created.Equal(created):
 		return errLedgerChanged
 	}
-	b.mu.Lock()
-	seen := b.seenSeq
-	b.mu.Unlock()
 	if info.State.LastSeq < seen {
 		return errLedgerChanged
 	}
