@@ -216,9 +216,9 @@ func (ta *tally) String() string {
 
 // load revokes tokens prefix-0, prefix-1, ... through the four formats in
 // turn from workers goroutines, each request after the previous one
-// answered plus pause, until stop is closed or n are sent.
-func load(front, prefix string, workers, n int, pause time.Duration, stop <-chan struct{}) *tally {
-	ta := newTally()
+// answered plus pause, until stop is closed or n are sent, counting the
+// answers into ta as they come.
+func load(ta *tally, front, prefix string, workers, n int, pause time.Duration, stop <-chan struct{}) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {
@@ -248,7 +248,6 @@ func load(front, prefix string, workers, n int, pause time.Duration, stop <-chan
 		}()
 	}
 	wg.Wait()
-	return ta
 }
 
 // missing returns the tokens a sidecar does not deny as revoked.
