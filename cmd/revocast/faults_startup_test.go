@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,8 +22,11 @@ import (
 // cluster takes a while); and a front recounted its ledger whenever a mark
 // was counted between its question about the ledger and the answer, and
 // answered 503 meanwhile. On a 3-node cluster under a steady load, seven
-// sidecars join at once: no request answers anything but 200, none takes
-// the propagation timeout, and every Elasticsearch answer is exact.
+// sidecars join at once: no request answers anything but 200, none waits
+// the propagation timeout for a sidecar (the front's count of timeouts in
+// answers stays where it was; a wall-clock bound failed under a loaded
+// -race suite, where a request can be slow without waiting for anyone), and
+// every Elasticsearch answer is exact.
 func TestFaultSidecarsJoiningUnderLoadDelayNobody(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a 3-node cluster")
@@ -38,6 +42,10 @@ func TestFaultSidecarsJoiningUnderLoadDelayNobody(t *testing.T) {
 	defer func() { close(stop); <-done }()
 	waitFor(t, "load under way", func() bool { return len(l.snapshot()) >= 20 })
 
+	timeouts := func() float64 {
+		return labelledMetric(t, sys.url, `revocast_publisher_propagation_errors_total{kind="timeout"}`)
+	}
+	before := timeouts()
 	joined := time.Now()
 	var wg sync.WaitGroup
 	ids := make([]string, 7)
@@ -69,12 +77,32 @@ func TestFaultSidecarsJoiningUnderLoadDelayNobody(t *testing.T) {
 		switch {
 		case a.code != 200:
 			t.Errorf("%s: %d %s", a.token, a.code, a.body)
-		case took >= time.Second && a.start.After(joined): // the cluster's first requests can be slow under a full suite
-			t.Errorf("%s took %v (sent %v after the sidecars started): %s", a.token, took.Round(time.Millisecond),
-				a.start.Sub(joined).Round(time.Millisecond), a.body)
 		case strings.HasPrefix(a.body, `{"invalidated_tokens"`) && a.body != fmt.Sprintf(counts, 1, 0, 0):
 			t.Errorf("%s: %s", a.token, a.body)
 		}
 	}
+	if n := timeouts() - before; n != 0 {
+		t.Errorf("%v confirmations timed out in answers after the sidecars joined", n)
+	}
 	t.Logf("%d requests, the slowest took %v", len(answers), slowest.Round(time.Millisecond))
+}
+
+// labelledMetric reads one series (name with its labels) from a
+// component's /metrics; 0 when it has not been counted yet.
+func labelledMetric(t testing.TB, base, series string) float64 {
+	t.Helper()
+	body := httpDo(t, "GET", base+"/metrics", "", "").body
+	if !strings.Contains(body, "revocast_publisher_live_subscribers ") {
+		t.Fatalf("%s/metrics serves no publisher metrics", base)
+	}
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	return 0
 }
