@@ -49,6 +49,7 @@ func (s *Subscriber) Status() Status {
 	} else if st.Stale {
 		st.Problems = append(st.Problems, fmt.Sprintf("stale: not confirmed caught up for more than %s", s.cfg.MaxStaleness))
 	}
+	st.Problems = append(st.Problems, s.mirrorProblems(time.Now())...)
 	if err := s.cache.Health(); err != nil {
 		st.Problems = append(st.Problems, err.Error())
 	}
@@ -68,7 +69,8 @@ func (s *Subscriber) Status() Status {
 func (s *Subscriber) heartbeat() {
 	b, _ := json.Marshal(events.Heartbeat{Instance: s.instance, Ready: s.ready.Load(),
 		Stale: s.stale(), Healthy: s.healthy(), SentAt: time.Now().UTC(),
-		Capacity: s.cache.Capacity(), Entries: s.cache.Stats().Entries + s.failedN.Load()})
+		Capacity: s.cache.Capacity(), Entries: s.cache.Stats().Entries + s.failedN.Load(),
+		AppliedSeq: s.reported.Load(), Epoch: s.watermarkEpoch()})
 	_ = s.nc.Publish(events.HeartbeatSubject(s.cfg.ID), b)
 }
 
