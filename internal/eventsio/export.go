@@ -86,7 +86,7 @@ func Export(ctx context.Context, js jetstream.JetStream, o ExportOptions, w io.W
 	if err := enc.Encode(res.Header); err != nil {
 		return res, fmt.Errorf("write: %w", err)
 	}
-	err = scan(ctx, st, jetstream.OrderedConsumerConfig{}, func(m jetstream.Msg) error {
+	err = Scan(ctx, st, jetstream.OrderedConsumerConfig{}, func(m jetstream.Msg) error {
 		meta, _ := m.Metadata() // scan checked it
 		res.Events++
 		p.seq.Store(meta.Sequence.Stream)
@@ -155,7 +155,7 @@ func ledgerRealms(ctx context.Context, js jetstream.JetStream, st jetstream.Stre
 		return nil, fmt.Errorf("ledger %s: %w", ledger, err)
 	}
 	r := &realmIndex{idx: map[string]uint16{}, bySum: map[events.Sum]uint16{}}
-	err = scan(ctx, lst, jetstream.OrderedConsumerConfig{HeadersOnly: true, FilterSubjects: []string{events.LedgerTokenSubjects}},
+	err = Scan(ctx, lst, jetstream.OrderedConsumerConfig{HeadersOnly: true, FilterSubjects: []string{events.LedgerTokenSubjects}},
 		func(m jetstream.Msg) error {
 			sum, ok := events.LedgerSum(m.Subject())
 			key := m.Headers().Get(events.LedgerRealmHeader)

@@ -10,11 +10,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// scan reads a stream (or the subjects cfg filters) once, from its first
+// Scan reads a stream (or the subjects cfg filters) once, from its first
 // message to what is the last when it gets there, with an ordered consumer,
 // and hands every message to fn. It returns when nothing is left to deliver;
 // an error from fn stops it.
-func scan(ctx context.Context, st jetstream.Stream, cfg jetstream.OrderedConsumerConfig, fn func(jetstream.Msg) error) error {
+func Scan(ctx context.Context, st jetstream.Stream, cfg jetstream.OrderedConsumerConfig, fn func(jetstream.Msg) error) error {
 	info, err := st.Info(ctx)
 	if err != nil {
 		return fmt.Errorf("stream info: %w", err)

@@ -43,7 +43,7 @@ func readTarget(ctx context.Context, js jetstream.JetStream, o events.StreamOpti
 	}
 	t := &target{st: st, subjects: map[string]held{}, batches: map[string]struct{}{}, ledgerRules: map[string]struct{}{}}
 	var unreadable int64
-	err = scan(ctx, st, jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.TokenSubjects, events.JTISubjects, events.RuleSubjects}},
+	err = Scan(ctx, st, jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.TokenSubjects, events.JTISubjects, events.RuleSubjects}},
 		func(m jetstream.Msg) error {
 			meta, _ := m.Metadata()
 			h := heldOf(meta.Sequence.Stream, m.Data())
@@ -56,7 +56,7 @@ func readTarget(ctx context.Context, js jetstream.JetStream, o events.StreamOpti
 	if err != nil {
 		return nil, 0, err
 	}
-	err = scan(ctx, st, jetstream.OrderedConsumerConfig{HeadersOnly: true, FilterSubjects: []string{events.BatchSubjects}},
+	err = Scan(ctx, st, jetstream.OrderedConsumerConfig{HeadersOnly: true, FilterSubjects: []string{events.BatchSubjects}},
 		func(m jetstream.Msg) error {
 			t.batches[m.Subject()] = struct{}{}
 			return nil
@@ -69,7 +69,7 @@ func readTarget(ctx context.Context, js jetstream.JetStream, o events.StreamOpti
 		return nil, 0, fmt.Errorf("ledger %s: %w (run revocast init first)", o.LedgerName(), err)
 	}
 	rulePrefix := strings.TrimSuffix(events.LedgerRuleSubjects, ">")
-	err = scan(ctx, lst, jetstream.OrderedConsumerConfig{HeadersOnly: true, FilterSubjects: []string{events.LedgerRuleSubjects}},
+	err = Scan(ctx, lst, jetstream.OrderedConsumerConfig{HeadersOnly: true, FilterSubjects: []string{events.LedgerRuleSubjects}},
 		func(m jetstream.Msg) error {
 			t.ledgerRules[strings.TrimPrefix(m.Subject(), rulePrefix)] = struct{}{}
 			return nil
