@@ -95,7 +95,7 @@ func runEventsImport(ctx context.Context, args []string, getenv func(string) str
 	fmt.Fprintf(stdout, "%s\n", b)
 	if err != nil {
 		var ie *eventsio.ImportError
-		if errors.As(err, &ie) {
+		if errors.As(err, &ie) && ie.LastStoredLine > 1 {
 			return fmt.Errorf("%w: run the import again with --resume-from-line %d", o.operatorHint(err), ie.LastStoredLine+1)
 		}
 		return o.operatorHint(err)

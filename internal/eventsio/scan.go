@@ -66,7 +66,10 @@ func Scan(ctx context.Context, st jetstream.Stream, cfg jetstream.OrderedConsume
 		return fmt.Errorf("read %s: %w", name, err)
 	}
 	defer cc.Stop()
-	tick := time.NewTicker(2 * time.Second)
+	// A filter may match nothing, or what it matched may expire before it
+	// is delivered: a short silence asks the server whether anything is
+	// left.
+	tick := time.NewTicker(scanIdle)
 	defer tick.Stop()
 	for {
 		select {
@@ -78,9 +81,8 @@ func Scan(ctx context.Context, st jetstream.Stream, cfg jetstream.OrderedConsume
 			return stopErr
 		case <-tick.C:
 		}
-		// Nothing for a while: the rest may have expired meanwhile.
 		mu.Lock()
-		idle := time.Since(last) > 2*time.Second
+		idle := time.Since(last) >= scanIdle
 		mu.Unlock()
 		if !idle {
 			continue
@@ -95,3 +97,7 @@ func Scan(ctx context.Context, st jetstream.Stream, cfg jetstream.OrderedConsume
 		}
 	}
 }
+
+// scanIdle is how long a scan waits for a message before it asks whether
+// anything is left.
+const scanIdle = 250 * time.Millisecond

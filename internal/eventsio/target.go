@@ -38,8 +38,11 @@ type target struct {
 func readTarget(ctx context.Context, js jetstream.JetStream, o events.StreamOptions) (*target, int64, error) {
 	name := o.Config().Name
 	st, err := js.Stream(ctx, name)
-	if err != nil {
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil, 0, fmt.Errorf("stream %s: %w (run revocast init first)", name, err)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("stream %s: %w", name, err)
 	}
 	t := &target{st: st, subjects: map[string]held{}, batches: map[string]struct{}{}, ledgerRules: map[string]struct{}{}}
 	var unreadable int64
@@ -65,8 +68,11 @@ func readTarget(ctx context.Context, js jetstream.JetStream, o events.StreamOpti
 		return nil, 0, err
 	}
 	lst, err := js.Stream(ctx, o.LedgerName())
-	if err != nil {
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil, 0, fmt.Errorf("ledger %s: %w (run revocast init first)", o.LedgerName(), err)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("ledger %s: %w", o.LedgerName(), err)
 	}
 	rulePrefix := strings.TrimSuffix(events.LedgerRuleSubjects, ">")
 	err = Scan(ctx, lst, jetstream.OrderedConsumerConfig{HeadersOnly: true, FilterSubjects: []string{events.LedgerRuleSubjects}},
