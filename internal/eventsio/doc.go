@@ -12,7 +12,11 @@
 // each other one only if its subject still holds what it read (expected last
 // subject sequence), and names imported batches after their content, so a
 // second import of a file, or of its rest after a failure
-// (ImportOptions.ResumeFromLine), stores nothing already there. Records are
+// (ImportOptions.ResumeFromLine), stores nothing already there. Message ids
+// name the import run, not only the content: the store takes a retried
+// write whose subject holds a message with the same id for its own, and
+// an earlier import's identical write is not this run's (content-only ids
+// made a second import count marks it never wrote as stored). Records are
 // parsed with a bounded line length; ParseRecord is fuzzed.
 //
 // Nothing here ever sees a token: records carry revocation keys (SHA-256).

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 
 	"github.com/revocast/revocast/events"
 	"github.com/revocast/revocast/publisher"
@@ -91,7 +92,7 @@ const maxConflicts = 5
 // idempotent and resumable). It needs to read the stream: the operator's
 // identity.
 func Import(ctx context.Context, js jetstream.JetStream, o ImportOptions, r io.Reader) (ImportResult, error) {
-	im := &importer{o: o, now: time.Now, p: o.Progress}
+	im := &importer{o: o, now: time.Now, p: o.Progress, run: nuid.Next()}
 	if o.Now != nil {
 		im.now = o.Now
 	}
@@ -176,6 +177,8 @@ type importer struct {
 	// rulesStored: the rule subjects the current chunk stored, whose ledger
 	// marks are written whether or not the rule had one.
 	rulesStored map[string]bool
+	// run names this import in its message ids (see eventEntry).
+	run string
 }
 
 func (im *importer) fail(line int64, err error) error {
@@ -224,7 +227,7 @@ func (im *importer) store(ctx context.Context, chunk []lineRecord) error {
 			entries[i] = plans[i].entry
 		}
 		todo = nil
-		for i, o := range im.o.Store.Append(ctx, entries) {
+		for i, o := range im.append(ctx, entries) {
 			p := &plans[i]
 			switch o.Status {
 			case publisher.Stored:
@@ -307,7 +310,7 @@ func (im *importer) plan(ctx context.Context, recs []lineRecord, now time.Time) 
 		subject := ev.Subject()
 		if i, ok := bySubject[subject]; ok { // the same subject twice: one event, the later of both
 			plans[i].from = append(plans[i].from, lr)
-			mergeInto(&plans[i], ev)
+			mergeInto(&plans[i], im.run, ev)
 			continue
 		}
 		h, ok, err := im.t.get(ctx, subject)
@@ -402,18 +405,22 @@ func (im *importer) batch(v int, group []lineRecord, now time.Time) (*planned, e
 // what was read (sequence expect; nothing when 0), under a message id
 // derived from its content.
 func (im *importer) entry(p *planned, ev events.Event, expect uint64) error {
-	e, err := eventEntry(im.o.Stream.Config().Name, ev, expect)
+	e, err := eventEntry(im.o.Stream.Config().Name, im.run, ev, expect)
 	p.entry = e
 	return err
 }
 
-func eventEntry(stream string, ev events.Event, expect uint64) (publisher.Entry, error) {
+// eventEntry makes an event's entry. Its message id names the import run
+// and the content: the store recognizes a retried write as its own by it,
+// and an earlier import's write (the same content) must not look like this
+// run's.
+func eventEntry(stream, run string, ev events.Event, expect uint64) (publisher.Entry, error) {
 	b, err := ev.Encode()
 	if err != nil {
 		return publisher.Entry{}, err
 	}
 	sum := sha256.Sum256(b)
-	e, err := publisher.EventEntry(ev, stream, "imp."+hex.EncodeToString(sum[:16]))
+	e, err := publisher.EventEntry(ev, stream, "imp."+run+"."+hex.EncodeToString(sum[:16]))
 	if err != nil {
 		return publisher.Entry{}, err
 	}
@@ -427,7 +434,7 @@ func eventEntry(stream string, ev events.Event, expect uint64) (publisher.Entry,
 
 // mergeInto makes a planned event the later of itself and ev (the same
 // subject twice in a chunk).
-func mergeInto(p *planned, ev events.Event) {
+func mergeInto(p *planned, run string, ev events.Event) {
 	old, _ := events.Decode(p.entry.Data)
 	ev.ExpiresAt = laterOf(ev.ExpiresAt, nanos(old.ExpiresAt))
 	ev.IssuedBefore = laterOf(ev.IssuedBefore, nanos(old.IssuedBefore))
@@ -437,7 +444,7 @@ func mergeInto(p *planned, ev events.Event) {
 		expect, _ = strconv.ParseUint(p.entry.Header[jetstream.ExpectedLastSubjSeqHeader], 10, 64)
 	}
 	// Both records passed Validate and name the same subject: it encodes.
-	if e, err := eventEntry(p.entry.Stream, ev, expect); err == nil {
+	if e, err := eventEntry(p.entry.Stream, run, ev, expect); err == nil {
 		p.entry = e
 	}
 }
@@ -488,7 +495,7 @@ func (im *importer) ledger(ctx context.Context, live []lineRecord, now time.Time
 				continue
 			}
 			seen[r.Token] = true
-			e := publisher.LedgerEntry(r.Token, "", exp, ledger, "imp."+r.Token.String())
+			e := publisher.LedgerEntry(r.Token, "", exp, ledger, "imp."+im.run+"."+r.Token.String())
 			e.Header[events.LedgerRealmHeader] = r.realmKey()
 			marks, lines = append(marks, e), append(lines, lr.line)
 		case KindRule:
@@ -504,14 +511,14 @@ func (im *importer) ledger(ctx context.Context, live []lineRecord, now time.Time
 			}
 			ib := time.Unix(0, h.ib).UTC()
 			e := publisher.LedgerRuleEntry(rule, time.Unix(0, h.exp), ledger,
-				"imp.rule."+key+"."+strconv.FormatInt(ib.Unix(), 10))
+				"imp."+im.run+".rule."+key+"."+strconv.FormatInt(ib.Unix(), 10))
 			marks, lines = append(marks, e), append(lines, lr.line)
 		}
 	}
 	if len(marks) == 0 {
 		return nil
 	}
-	for i, o := range im.o.Store.Append(ctx, marks) {
+	for i, o := range im.append(ctx, marks) {
 		switch o.Status {
 		case publisher.Stored:
 			im.res.LedgerStored++
@@ -525,4 +532,31 @@ func (im *importer) ledger(ctx context.Context, live []lineRecord, now time.Time
 		}
 	}
 	return nil
+}
+
+// appendSlice is how many entries one Store.Append gets. The store gives
+// each attempt 500 ms plus 50 µs an entry for its acknowledgements and
+// retries the rest; with thousands at once on a loaded machine (the race
+// detector, two shared cores) attempts kept timing out, every retry of a
+// write-if-absent mark cost a read, and a chunk of 5,000 failed after
+// --publish-timeout. Slices of 500 leave each entry about 1 ms.
+const appendSlice = 500
+
+// append stores entries a slice at a time; it stops at the first slice
+// with a failure (the rest are reported failed with the same error).
+func (im *importer) append(ctx context.Context, entries []publisher.Entry) []publisher.Outcome {
+	out := make([]publisher.Outcome, 0, len(entries))
+	for from := 0; from < len(entries); from += appendSlice {
+		part := im.o.Store.Append(ctx, entries[from:min(from+appendSlice, len(entries))])
+		out = append(out, part...)
+		for _, o := range part {
+			if o.Status == publisher.Failed {
+				for len(out) < len(entries) {
+					out = append(out, o)
+				}
+				return out
+			}
+		}
+	}
+	return out
 }

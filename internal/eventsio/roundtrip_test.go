@@ -45,11 +45,15 @@ func newNode(t *testing.T, storeTimeout time.Duration) *node {
 	return &node{s: s, js: js, store: st}
 }
 
+// append stores entries, 500 at a time (see appendSlice).
 func (n *node) append(t *testing.T, entries ...publisher.Entry) {
 	t.Helper()
-	for i, o := range n.store.Append(context.Background(), entries) {
-		if o.Status != publisher.Stored {
-			t.Fatalf("storing %s: %v %v", entries[i].Subject, o.Status, o.Err)
+	for from := 0; from < len(entries); from += appendSlice {
+		part := entries[from:min(from+appendSlice, len(entries))]
+		for i, o := range n.store.Append(context.Background(), part) {
+			if o.Status != publisher.Stored {
+				t.Fatalf("storing %s: %v %v", part[i].Subject, o.Status, o.Err)
+			}
 		}
 	}
 }
@@ -157,7 +161,7 @@ func keys(t *testing.T, file []byte) []string {
 // into the first server.
 func TestExportImportRoundTrip(t *testing.T) {
 	now := time.Now().UTC()
-	src := newNode(t, 5*time.Second)
+	src := newNode(t, 30*time.Second)
 	populate(t, src, now)
 	file, res := export(t, src, now)
 	if res.Records != 2+1+1+1200+2 || res.Events != 6+3 || res.LedgerMarks != 1202 {
@@ -166,7 +170,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	// A second later the 2 s token has a second left; import after it expired.
 	later := now.Add(3 * time.Second)
 
-	dst := newNode(t, 5*time.Second)
+	dst := newNode(t, 30*time.Second)
 	ir, err := importFile(t, dst, file, ImportOptions{Now: func() time.Time { return later }})
 	if err != nil {
 		t.Fatal(err)

@@ -31,6 +31,7 @@ func Scan(ctx context.Context, st jetstream.Stream, cfg jetstream.OrderedConsume
 		stopErr error
 		ended   bool
 		last    = time.Now()
+		handed  uint64 // the consumer sequence of the last message handed to fn
 	)
 	done := make(chan struct{})
 	end := func(err error) { // with mu held
@@ -58,6 +59,7 @@ func Scan(ctx context.Context, st jetstream.Stream, cfg jetstream.OrderedConsume
 			end(err)
 			return
 		}
+		handed = meta.Sequence.Consumer
 		if meta.NumPending == 0 {
 			end(nil)
 		}
@@ -90,11 +92,14 @@ func Scan(ctx context.Context, st jetstream.Stream, cfg jetstream.OrderedConsume
 		c, cancel := context.WithTimeout(ctx, 5*time.Second)
 		ci, ierr := cons.Info(c)
 		cancel()
-		if ierr == nil && ci.NumPending == 0 {
-			mu.Lock()
-			end(nil)
-			mu.Unlock()
+		if ierr != nil || ci.NumPending > 0 {
+			continue
 		}
+		mu.Lock()
+		if handed >= ci.Delivered.Consumer { // nothing delivered is still waiting for fn
+			end(nil)
+		}
+		mu.Unlock()
 	}
 }
 
