@@ -22,7 +22,8 @@ FUZZ_TARGETS := \
 	./cmd/revocast:FuzzParseConfig \
 	./events:FuzzTokenKey \
 	./events:FuzzValidJSON \
-	./publisher/revocations:FuzzParse
+	./publisher/revocations:FuzzParse \
+	./internal/eventsio:FuzzParseRecord
 OPENID_CLIENT := publisher/rfc7009/testdata/openid-client
 # A count, not a duration: Go 1.26's fuzz coordinator can report a spurious
 # "context deadline exceeded" when a duration -fuzztime expires

@@ -85,6 +85,10 @@ type Heartbeat struct {
 	// live sidecar past its capacity.
 	Capacity int64 `json:"capacity,omitempty"`
 	Entries  int64 `json:"entries,omitempty"`
+	// AppliedSeq and Epoch repeat its last watermark, so a sidecar with
+	// nothing new to apply still says how far it is (revocast events info).
+	AppliedSeq uint64 `json:"applied_seq,omitempty"`
+	Epoch      int64  `json:"epoch,omitempty"`
 }
 
 // Watermark says a sidecar has applied (or reported as failed) every event

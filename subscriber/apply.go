@@ -309,6 +309,6 @@ func (s *Subscriber) report(items []item, failedErr map[events.Sum]string) {
 
 // publishWatermark announces that everything up to seq is applied or reported.
 func (s *Subscriber) publishWatermark(seq uint64) {
-	w := events.Watermark{Instance: s.instance, Seq: seq, Epoch: s.epoch.Load()}
+	w := events.Watermark{Instance: s.instance, Seq: seq, Epoch: s.watermarkEpoch()}
 	_ = s.nc.Publish(events.WatermarkSubject(s.cfg.ID), w.Encode())
 }

@@ -52,6 +52,7 @@ func (s *Subscriber) Status() Status {
 	if p := s.streamProblem.Load(); p != nil {
 		st.Problems = append(st.Problems, *p)
 	}
+	st.Problems = append(st.Problems, s.mirrorProblems(time.Now())...)
 	if err := s.cache.Health(); err != nil {
 		st.Problems = append(st.Problems, err.Error())
 	}
@@ -71,7 +72,8 @@ func (s *Subscriber) Status() Status {
 func (s *Subscriber) heartbeat() {
 	b, _ := json.Marshal(events.Heartbeat{Instance: s.instance, Ready: s.ready.Load(),
 		Stale: s.stale(), Healthy: s.healthy(), SentAt: time.Now().UTC(),
-		Capacity: s.cache.Capacity(), Entries: s.cache.Stats().Entries + s.failedN.Load()})
+		Capacity: s.cache.Capacity(), Entries: s.cache.Stats().Entries + s.failedN.Load(),
+		AppliedSeq: s.reported.Load(), Epoch: s.watermarkEpoch()})
 	_ = s.nc.Publish(events.HeartbeatSubject(s.cfg.ID), b)
 }
 

@@ -87,6 +87,8 @@ type Subscriber struct {
 
 	consMu   sync.Mutex
 	consumer jetstream.Consumer
+
+	up atomic.Pointer[upstream] // the mirror it reads, if it reads one (mirror.go)
 }
 
 type item struct {
@@ -168,6 +170,7 @@ func (s *Subscriber) follow(ctx context.Context) error {
 		return stopped(ctx, fmt.Errorf("subscriber: stream info: %w", err))
 	}
 	s.epoch.Store(info.Created.UnixNano())
+	s.noteStream(info)
 	s.target.Store(info.State.LastSeq)
 	s.m.targetSeq.Set(float64(info.State.LastSeq))
 	s.log.Info().Uint64("target_seq", info.State.LastSeq).Uint64("messages", info.State.Msgs).Msg("replaying revocation stream")
@@ -359,6 +362,7 @@ func (s *Subscriber) streamChanged(ctx context.Context) string {
 		s.log.Info().Str("stream", s.cfg.Stream).Msg("the revocation stream is available again")
 	}
 	info := st.CachedInfo()
+	s.noteStream(info)
 	switch {
 	case info.Created.UnixNano() != s.epoch.Load():
 		return fmt.Sprintf("the stream was re-created (created %s, replayed one created %s)",
@@ -394,7 +398,7 @@ func (s *Subscriber) confirm(ctx context.Context) {
 
 // caughtUp records that nothing was left to apply just now.
 func (s *Subscriber) caughtUp() {
-	s.confirmedAt.Store(time.Now().UnixNano())
+	s.confirmAt(s.currentAt(time.Now()))
 	s.markReady()
 }
 
@@ -423,9 +427,7 @@ func (s *Subscriber) markReady() {
 		s.log.Info().Uint64("applied_seq", s.applied.Load()).Uint64("target_seq", s.target.Load()).
 			Int64("cache_entries", s.cache.Stats().Entries).Int("rules", s.rules.Len()).
 			Int64("took_ms", time.Since(s.started).Milliseconds()).Msg("replay complete: ready")
-		if s.confirmedAt.Load() == 0 {
-			s.confirmedAt.Store(time.Now().UnixNano())
-		}
+		s.confirmAt(s.currentAt(time.Now()))
 		s.heartbeat()
 	}
 }

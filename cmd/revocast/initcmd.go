@@ -25,11 +25,17 @@ func runInit(ctx context.Context, args []string, getenv func(string) string, std
 	fs := newFlagSet("init", "Create or update the revocation streams and the token registry bucket (the operator's NATS identity).", stderr)
 	c.register(fs, true)
 	fs.DurationVar(&dedup, "dedup-window", events.DefaultDuplicateWindow, "JetStream duplicate window for retried publishes")
+	mirrorFrom := fs.String("mirror-from", "", "in a region's leaf node: create or update the mirror of the stream of this JetStream domain "+
+		"(the fronts' region) instead of the streams and the bucket; its sidecars read it under the same name")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return usageErr(err)
 	}
 	c.natsAuth.Password = getenv(natsPasswordEnv)
-	if err := errors.Join(c.validate(), positiveDuration("dedup-window", dedup, false)); err != nil {
+	var domainErr error
+	if *mirrorFrom != "" && events.ValidID(*mirrorFrom) != nil {
+		domainErr = fmt.Errorf("--mirror-from must be a JetStream domain name (letters, digits, '_' and '-'), got %q", *mirrorFrom)
+	}
+	if err := errors.Join(c.validate(), positiveDuration("dedup-window", dedup, false), domainErr); err != nil {
 		return usageErr(err)
 	}
 	nc, err := natsconn.Connect(natsconn.Options{URLs: c.natsURL, Name: "revocast-init", Auth: c.natsAuth,
@@ -45,6 +51,12 @@ func runInit(ctx context.Context, args []string, getenv func(string) string, std
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	o := c.streamOptions(dedup)
+	if *mirrorFrom != "" {
+		if err := initMirror(cctx, nc, js, o, *mirrorFrom, stdout); err != nil {
+			return fmt.Errorf("init --mirror-from %s with %s at %s: %w", *mirrorFrom, c.natsAuth.Describe(), c.natsURL, err)
+		}
+		return nil
+	}
 	b := registry.StoreOptions{Replicas: c.replicas}
 	if err := ensure(cctx, js, o, b); err != nil {
 		return fmt.Errorf("init with %s at %s: %w", c.natsAuth.Describe(), c.natsURL, err)

@@ -20,6 +20,7 @@ commands:
   publisher    the HTTP front (Elasticsearch, OAM, OneLogin, RFC 7009 formats), connected to --nats-url
   subscriber   the sidecar deny-cache answering GET/POST /v1/check, connected to --nats-url
   init         create or update the streams and the token registry bucket (the operator's NATS identity)
+  events       info, tail, export and import the revocation stream: inspection and disaster recovery (the operator's)
   hash-secret  print the argon2id hash of a secret (read from standard input) for the --config file
   hash-token   print a token's revocation key (token_sha256; the token is read from standard input)
   version      print the version
@@ -55,6 +56,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = runSubscriber(ctx, args[1:], getenv, stderr)
 	case "init":
 		err = runInit(ctx, args[1:], getenv, stdout, stderr)
+	case "events":
+		err = runEvents(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
 	case "hash-secret":
 		err = runHashSecret(args[1:], getenv, os.Stdin, stdout, stderr)
 	case "hash-token":
