@@ -14,7 +14,7 @@ import (
 )
 
 // placeholder is an example's stand-in for a hash, up to its closing quote.
-var placeholder = regexp.MustCompile(`REPLACE-ME[^"]*`)
+var placeholder = regexp.MustCompile(`REPLACE-ME[^"'\n]*`)
 
 // withHashes replaces every placeholder with the hash of a fresh random
 // secret, as the example tells its reader to.
