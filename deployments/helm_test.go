@@ -12,6 +12,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/lint/support"
+	"helm.sh/helm/v3/pkg/release"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -77,19 +78,37 @@ func render(t *testing.T, c *chart.Chart, vals map[string]any) (string, string, 
 		Values:    map[string]any{},
 	}
 	parent.AddDependency(c)
-	install := action.NewInstall(&action.Configuration{})
-	install.DryRun, install.ClientOnly, install.Replace, install.SubNotes = true, true, true, true
-	install.ReleaseName, install.Namespace = "revocast", "orders"
-	rel, err := install.RunWithContext(context.Background(), parent, map[string]any{"revocast": vals})
+	rel, err := install(parent, "revocast", map[string]any{"revocast": vals})
 	if err != nil {
 		return "", "", err
 	}
+	return withHooks(rel), rel.Info.Notes, nil
+}
+
+// renderChart is helm template for a chart of its own.
+func renderChart(c *chart.Chart, release string, vals map[string]any) (string, error) {
+	rel, err := install(c, release, vals)
+	if err != nil {
+		return "", err
+	}
+	return withHooks(rel), nil
+}
+
+func install(c *chart.Chart, release string, vals map[string]any) (*release.Release, error) {
+	install := action.NewInstall(&action.Configuration{})
+	install.DryRun, install.ClientOnly, install.Replace, install.SubNotes = true, true, true, true
+	install.ReleaseName, install.Namespace = release, "orders"
+	return install.RunWithContext(context.Background(), c, vals)
+}
+
+// withHooks is the manifest with the hooks' objects.
+func withHooks(rel *release.Release) string {
 	var b strings.Builder
 	b.WriteString(rel.Manifest)
 	for _, h := range rel.Hooks {
 		b.WriteString("\n---\n" + h.Manifest)
 	}
-	return b.String(), rel.Info.Notes, nil
+	return b.String()
 }
 
 // helm lint, strict: a warning fails too.
