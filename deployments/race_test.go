@@ -1,0 +1,5 @@
+//go:build race
+
+package deployments_test
+
+const raceEnabled = true
