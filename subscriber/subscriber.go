@@ -319,6 +319,10 @@ func (s *Subscriber) maintain(ctx context.Context) error {
 // it from the start. A stream that is missing is waited for: nothing new
 // can be stored meanwhile, and the sidecar turns stale.
 func (s *Subscriber) streamChanged(ctx context.Context) string {
+	// Read what was applied before asking the server: a revocation stored
+	// and applied after the answer left must not look like a stream that
+	// holds less than was applied.
+	applied := s.applied.Load()
 	c, cancel := context.WithTimeout(ctx, s.cfg.HeartbeatInterval)
 	defer cancel()
 	st, err := s.js.Stream(c, s.cfg.Stream)
@@ -347,8 +351,8 @@ func (s *Subscriber) streamChanged(ctx context.Context) string {
 	case info.Created.UnixNano() != s.epoch.Load():
 		return fmt.Sprintf("the stream was re-created (created %s, replayed one created %s)",
 			info.Created.UTC().Format(time.RFC3339Nano), time.Unix(0, s.epoch.Load()).UTC().Format(time.RFC3339Nano))
-	case info.State.LastSeq < s.applied.Load():
-		return fmt.Sprintf("the stream's last sequence %d is below the %d applied", info.State.LastSeq, s.applied.Load())
+	case info.State.LastSeq < applied:
+		return fmt.Sprintf("the stream's last sequence %d is below the %d applied", info.State.LastSeq, applied)
 	case missing:
 		s.log.Info().Str("stream", s.cfg.Stream).Msg("the revocation stream is back")
 	}
