@@ -45,6 +45,9 @@ type Config struct {
 	// defaults of events.StreamOptions when empty).
 	Stream string
 	Ledger string
+	// RuleMarks reads when each scope's last rule was stored, so requests
+	// may date rules back (Request.IssuedBefore); nil: rules are dated now.
+	RuleMarks RuleMarks
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }

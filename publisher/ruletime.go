@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -13,16 +14,13 @@ import (
 
 // RuleMarks tells when the last rule of a scope was stored: the time of its
 // ledger mark (events.LedgerRuleSubject), which is never before that rule's
-// issued-before time. A Store that implements it lets a request date its
+// issued-before time. With it (Config.RuleMarks) a request may date its
 // rules back (Request.IssuedBefore) safely; without it they are dated now.
 type RuleMarks interface {
 	// LastRuleMark returns when the mark of the rule with key ruleKey was
-	// last written to the ledger stream ledger; found is false when the
-	// scope has no live mark.
-	LastRuleMark(ctx context.Context, ledger, ruleKey string) (at time.Time, found bool, err error)
+	// last written; found is false when the scope has no live mark.
+	LastRuleMark(ctx context.Context, ruleKey string) (at time.Time, found bool, err error)
 }
-
-var _ RuleMarks = (*JetStreamStore)(nil)
 
 // ruleTimes returns the issued-before time of each of the request's rules.
 //
@@ -37,14 +35,10 @@ func (c *Core) ruleTimes(ctx context.Context, req *Request, rules []events.Rule,
 	for i, r := range rules {
 		out[i] = now
 		t := req.IssuedBefore
-		if t.IsZero() || !t.Before(now) {
+		if t.IsZero() || !t.Before(now) || c.cfg.RuleMarks == nil {
 			continue
 		}
-		rm, ok := c.store.(RuleMarks)
-		if !ok {
-			continue
-		}
-		at, found, err := rm.LastRuleMark(ctx, c.cfg.Ledger, r.Key())
+		at, found, err := c.cfg.RuleMarks.LastRuleMark(ctx, r.Key())
 		switch {
 		case err != nil:
 			c.log.Warn().Err(err).Str("rule", r.String()).Msg("cannot read the scope's last rule: dating the rule now")
@@ -57,11 +51,41 @@ func (c *Core) ruleTimes(ctx context.Context, req *Request, rules []events.Rule,
 	return out
 }
 
+// LedgerReader reads rule marks from the ledger stream; the front's NATS
+// identity may read ledger messages.
+type LedgerReader struct {
+	js     jetstream.JetStream
+	ledger string
+
+	mu sync.Mutex
+	st jetstream.Stream // a handle costs a stream info request: kept
+}
+
+var _ RuleMarks = (*LedgerReader)(nil)
+
+// NewLedgerReader reads the ledger stream named ledger.
+func NewLedgerReader(js jetstream.JetStream, ledger string) *LedgerReader {
+	return &LedgerReader{js: js, ledger: ledger}
+}
+
+func (l *LedgerReader) stream(ctx context.Context) (jetstream.Stream, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.st == nil {
+		st, err := l.js.Stream(ctx, l.ledger)
+		if err != nil {
+			return nil, fmt.Errorf("ledger stream %s: %w", l.ledger, err)
+		}
+		l.st = st
+	}
+	return l.st, nil
+}
+
 // LastRuleMark implements RuleMarks.
-func (s *JetStreamStore) LastRuleMark(ctx context.Context, ledger, ruleKey string) (time.Time, bool, error) {
-	st, err := s.js.Stream(ctx, ledger)
+func (l *LedgerReader) LastRuleMark(ctx context.Context, ruleKey string) (time.Time, bool, error) {
+	st, err := l.stream(ctx)
 	if err != nil {
-		return time.Time{}, false, fmt.Errorf("ledger stream %s: %w", ledger, err)
+		return time.Time{}, false, err
 	}
 	m, err := st.GetLastMsgForSubject(ctx, events.LedgerRuleSubject(ruleKey))
 	switch {

@@ -41,7 +41,7 @@ func TestSessionRequestIsOneSessionRuleInItsRealm(t *testing.T) {
 	}
 }
 
-// Without a store that can say what the stream holds, a rule is never
+// Without RuleMarks, which say what the stream holds, a rule is never
 // dated back.
 func TestIssuedBeforeNeedsRuleMarks(t *testing.T) {
 	st := &memStore{}
@@ -84,7 +84,7 @@ func TestDatedBackRuleNeverReplacesANewerOne(t *testing.T) {
 	nc := natstest.Connect(t, s)
 	js, _ := jetstream.New(nc)
 	st := newStore(t, nc, 5*time.Second)
-	c := NewCore(Config{}, st, nil, zerolog.Nop(), nil)
+	c := NewCore(Config{RuleMarks: NewLedgerReader(js, events.StreamOptions{}.LedgerName())}, st, nil, zerolog.Nop(), nil)
 	ctx := context.Background()
 	admin := auth.Superuser(auth.KindClient, "a")
 	r := events.Rule{Scope: events.ScopeRealmUser, Realm: "acme", User: "alice"}

@@ -86,7 +86,7 @@ func newFront(c commonOpts, o pubOpts, cfg *config, extra []auth.Credential, nc,
 	ledger := c.streamOptions(o.dedupWindow).LedgerName()
 	core := publisher.NewCore(publisher.Config{Origin: origin, MaxTokenLifetime: c.lifetime,
 		PropagationTimeout: o.propagationTimeout, IssuerRealms: cfg.issuerRealms, Registry: reg, Mode: mode,
-		Budget: budget, Stream: c.stream, Ledger: ledger}, jsStore, tracker, log, m)
+		Budget: budget, Stream: c.stream, Ledger: ledger, RuleMarks: publisher.NewLedgerReader(js, ledger)}, jsStore, tracker, log, m)
 	feed := registry.NewHandler(reg, registry.Options{Auth: store, MaxBody: int64(o.maxRegistryBody),
 		MaxLines: o.maxRegistryLines, MaxTokenLifetime: c.lifetime, Log: log, Counted: func(ok, refused int) {
 			m.Registered.Add(float64(ok))

@@ -40,7 +40,7 @@ type ssfSystem struct {
 
 // newSSFSystem builds it; realmExtra is added to acme's realm entry (a
 // user_claim).
-func newSSFSystem(t *testing.T, realmExtra string) *ssfSystem {
+func newSSFSystem(t testing.TB, realmExtra string) *ssfSystem {
 	t.Helper()
 	push := ssftest.New(t, "https://kc.test/realms/acme", ssfAudience)
 	poll := ssftest.New(t, "https://kc.test/realms/globex", ssfAudience)
@@ -162,7 +162,7 @@ func (s *ssfSystem) deliver(t *testing.T, tr *ssftest.Transmitter, jti, set stri
 
 // accessToken is an access token the identity provider issued: a real
 // ES256 JWT.
-func accessToken(t *testing.T, iss, sub, sid string, iat time.Time, extra ...string) string {
+func accessToken(t testing.TB, iss, sub, sid string, iat time.Time, extra ...string) string {
 	c := jwt.MapClaims{"iss": iss, "sub": sub, "iat": iat.Unix(), "exp": iat.Add(time.Hour).Unix(),
 		"jti": fmt.Sprintf("at-%d", time.Now().UnixNano())}
 	if sid != "" {

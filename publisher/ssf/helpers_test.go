@@ -77,7 +77,8 @@ func newEnv(t *testing.T, edit ...func(*Options)) *env {
 	}
 	t.Cleanup(store.Close)
 	realms := map[string]string{issuer: "acme"}
-	core := publisher.NewCore(publisher.Config{IssuerRealms: realms}, store, nil, testLog(), nil)
+	core := publisher.NewCore(publisher.Config{IssuerRealms: realms,
+		RuleMarks: publisher.NewLedgerReader(js, events.StreamOptions{}.LedgerName())}, store, nil, testLog(), nil)
 	tr := ssftest.New(t, issuer, audience)
 	e := &env{t: t, js: js, tr: tr, reg: prometheus.NewRegistry()}
 	e.opts = Options{
