@@ -20,7 +20,7 @@ transmitters:
     algorithms: [RS256, ES256]
     realms: [acme]
     push: {bearer_token_hash: '` + h + `'}
-    backchannel_logout: {audience: revocast}
+    backchannel_logout: {audiences: [portal, orders-api]}
   - name: okta
     issuer: https://okta.example.com
     jwks_uri: https://okta.example.com/oauth2/v1/keys

@@ -61,7 +61,7 @@ transmitters:
     audience: %s
     realms: [acme]
     push: {bearer_token_hash: '%s'}
-    backchannel_logout: {audience: %s}
+    backchannel_logout: {audiences: [%s]}
   - name: kc-globex
     issuer: %s
     jwks_uri: %s

@@ -80,10 +80,11 @@ type PollConfig struct {
 }
 
 // LogoutConfig: logout tokens from the transmitter's issuer are accepted at
-// POST /oidc/backchannel-logout when their aud names Audience (the client
-// id revocast is registered under at the identity provider).
+// POST /oidc/backchannel-logout when their aud names one of Audiences: the
+// client ids whose back-channel logout URL points at revocast (an identity
+// provider addresses each logout token to one client).
 type LogoutConfig struct {
-	Audience string `yaml:"audience"`
+	Audiences []string `yaml:"audiences"`
 }
 
 func (t *TransmitterConfig) withDefaults() TransmitterConfig {
@@ -198,8 +199,15 @@ func ValidateTransmitters(ts []TransmitterConfig) error {
 				bad("poll.timeout must be 1s to 10m")
 			}
 		}
-		if l := t.BackchannelLogout; l != nil && (l.Audience == "" || len(l.Audience) > events.MaxNameLen) {
-			bad("backchannel_logout.audience (the client id revocast is registered under) must be 1 to %d bytes", events.MaxNameLen)
+		if l := t.BackchannelLogout; l != nil {
+			if len(l.Audiences) == 0 || len(l.Audiences) > 100 {
+				bad("backchannel_logout.audiences lists 1 to 100 client ids (those whose back-channel logout URL is revocast's)")
+			}
+			for _, a := range l.Audiences {
+				if a == "" || len(a) > events.MaxNameLen {
+					bad("backchannel_logout.audiences: a client id must be 1 to %d bytes", events.MaxNameLen)
+				}
+			}
 		}
 	}
 	return errors.Join(errs...)

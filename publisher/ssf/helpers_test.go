@@ -84,7 +84,7 @@ func newEnv(t *testing.T, edit ...func(*Options)) *env {
 	e.opts = Options{
 		Transmitters: []TransmitterConfig{{Name: "idp", Issuer: issuer, JWKSURI: tr.JWKSURL(), JWKSMinRefresh: time.Second,
 			Audience: audience, Realms: []string{"acme"}, Push: &PushConfig{BearerTokenHash: pushHash()},
-			BackchannelLogout: &LogoutConfig{Audience: logoutAud}}},
+			BackchannelLogout: &LogoutConfig{Audiences: []string{"another-app", logoutAud}}}},
 		Core: core, Store: store, JetStream: js, Ledger: events.StreamOptions{}.LedgerName(), IssuerRealms: realms,
 		Origin: "front-1", LeaseTTL: 3 * time.Second, Log: testLog(), Metrics: e.reg,
 	}

@@ -195,8 +195,8 @@ func (r *Receiver) verifyLogout(ctx context.Context, t *transmitter, tok string)
 	switch {
 	case lt.Issuer != t.cfg.Issuer:
 		return lt, req, refuse(CodeInvalidIssuer, "iss %s is not the transmitter's issuer", quote(lt.Issuer))
-	case !slices.Contains(lt.Audience, t.cfg.BackchannelLogout.Audience):
-		return lt, req, refuse(CodeInvalidAudience, "aud does not name %s", quote(t.cfg.BackchannelLogout.Audience))
+	case !slices.ContainsFunc(lt.Audience, func(a string) bool { return slices.Contains(t.cfg.BackchannelLogout.Audiences, a) }):
+		return lt, req, refuse(CodeInvalidAudience, "aud names none of the clients whose logout tokens revocast accepts")
 	}
 	if e := checkTimes(lt.IssuedAt, lt.Expiry, r.now(), r.window); e != nil {
 		return lt, req, e

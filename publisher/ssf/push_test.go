@@ -282,7 +282,7 @@ func TestKeysAndAlgorithmsRefused(t *testing.T) {
 	}
 	for _, alg := range []string{"none", "HS256", "RS384"} {
 		err := ValidateTransmitters([]TransmitterConfig{{Name: "x", Issuer: "https://i", JWKSURI: "https://i/jwks", Audience: "a",
-			Realms: []string{"r"}, Algorithms: []string{alg}, BackchannelLogout: &LogoutConfig{Audience: "c"}}})
+			Realms: []string{"r"}, Algorithms: []string{alg}, BackchannelLogout: &LogoutConfig{Audiences: []string{"c"}}}})
 		if err == nil || !strings.Contains(err.Error(), alg) {
 			t.Errorf("algorithm %s: %v", alg, err)
 		}
