@@ -80,12 +80,19 @@ func (s *keySet) candidates(ctx context.Context, kid, alg string) ([]jose.JSONWe
 	return found, nil
 }
 
+// maxKidless bounds the keys tried for a token without a kid: the logout
+// route is open to anyone, so the work a token can cause is bounded.
+const maxKidless = 8
+
 func (s *keySet) selectLocked(kid, alg string) []jose.JSONWebKey {
 	var out []jose.JSONWebKey
 	for i := range s.keys {
 		k := &s.keys[i]
 		if (kid == "" || k.KeyID == kid) && keyFits(k, alg) {
 			out = append(out, *k)
+		}
+		if kid == "" && len(out) == maxKidless {
+			break
 		}
 	}
 	return out
