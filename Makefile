@@ -19,6 +19,10 @@ FUZZ_TARGETS := \
 	./publisher/registry:FuzzIngest \
 	./subscriber:FuzzCheckRequests \
 	./internal/jwtclaims:FuzzParse \
+	./internal/jwtclaims:FuzzClaim \
+	./publisher/ssf:FuzzParseSET \
+	./publisher/ssf:FuzzParseLogoutToken \
+	./publisher/ssf:FuzzVerifyToken \
 	./cmd/revocast:FuzzParseConfig \
 	./events:FuzzTokenKey \
 	./events:FuzzValidJSON \

@@ -9,6 +9,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/revocast/revocast/events"
 )
 
 func TestContainsDoesNotAllocate(t *testing.T) {
@@ -18,5 +20,18 @@ func TestContainsDoesNotAllocate(t *testing.T) {
 	miss := sumOf(4)
 	if n := testing.AllocsPerRun(1000, func() { c.Contains(s); c.Contains(miss) }); n != 0 {
 		t.Fatalf("Contains allocates %v times per run", n)
+	}
+}
+
+func TestMatchSessionDoesNotAllocate(t *testing.T) {
+	rs := NewRules()
+	rs.Add(events.Rule{Scope: events.ScopeSession, Realm: "r", Session: "s"}, time.Now(), time.Now().Add(time.Hour))
+	iat := time.Now().Add(-time.Minute)
+	if n := testing.AllocsPerRun(1000, func() {
+		rs.MatchSession("r", "s", iat)
+		rs.MatchSession("r", "other", iat)
+		rs.Match("r", "u", "c", iat)
+	}); n != 0 {
+		t.Fatalf("rule matching allocates %v times per run", n)
 	}
 }

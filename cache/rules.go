@@ -79,6 +79,25 @@ func (rs *Rules) Match(realm, user, client string, issuedAt time.Time) (events.R
 	return events.Rule{}, false
 }
 
+// MatchSession reports the session rule, if any, that revokes a token of
+// realm carrying session id session (its sid) issued at issuedAt; a zero
+// issuedAt is matched by any rule of the session, as in Match. It does not
+// allocate.
+func (rs *Rules) MatchSession(realm, session string, issuedAt time.Time) (events.Rule, bool) {
+	if session == "" || realm == "" || rs.n.Load() == 0 {
+		return events.Rule{}, false
+	}
+	r := events.Rule{Scope: events.ScopeSession, Realm: realm, Session: session}
+	now := time.Now().UnixNano()
+	rs.mu.RLock()
+	st, ok := rs.m[r]
+	rs.mu.RUnlock()
+	if ok && st.expires > now && (issuedAt.IsZero() || issuedAt.Unix() <= st.issuedBefore) {
+		return r, true
+	}
+	return events.Rule{}, false
+}
+
 // Prune removes rules whose every token has expired and returns how many.
 func (rs *Rules) Prune(now time.Time) int {
 	rs.mu.Lock()

@@ -5,8 +5,8 @@
 // Two kinds of revocation exist. A token revocation names one token by the
 // lowercase hex SHA-256 of its text and says until when it must be denied.
 // An issued-before rule revokes every token of a scope (a realm, a user in any
-// realm, a user in a realm, or a user's consent to a client) issued at or
-// before a point in time.
+// realm, a user in a realm, a user's consent to a client, or one login
+// session in a realm) issued at or before a point in time.
 //
 // No raw token and no user-controlled text ever appears in a subject: a token
 // subject carries the token's hash and a rule subject carries the hash of the

@@ -56,6 +56,10 @@ const (
 	ScopeUser      Scope = "user"       // every token of a user, in every realm
 	ScopeRealmUser Scope = "realm_user" // every token of a user in a realm
 	ScopeConsent   Scope = "consent"    // every token of a user's consent to a client, in a realm
+	// ScopeSession: every token carrying a session id (the JWT's sid) of a
+	// realm. A sidecar that predates it refuses the event (an unknown
+	// scope fails Validate) and fails closed rather than misread it.
+	ScopeSession Scope = "session"
 )
 
 // Token types.
@@ -102,6 +106,8 @@ type Event struct {
 	Realm  string `json:"realm,omitempty"`
 	User   string `json:"user,omitempty"`
 	Client string `json:"client,omitempty"`
+	// Session is the session id of a ScopeSession rule.
+	Session string `json:"session,omitempty"`
 
 	// ExpiresAt is when the last token this event can affect expires: the
 	// event is denied until then and leaves the stream then.
@@ -130,9 +136,16 @@ func NewJTIRevocation(key Sum, expiresAt, now time.Time) Event {
 // or before now; it lives for maxTokenLifetime, after which every token it
 // can affect has expired.
 func NewRule(r Rule, now time.Time, maxTokenLifetime time.Duration) Event {
+	return NewRuleAt(r, now, now, maxTokenLifetime)
+}
+
+// NewRuleAt is NewRule for tokens issued at or before issuedBefore (a
+// signal dated by its source, no later than now).
+func NewRuleAt(r Rule, issuedBefore, now time.Time, maxTokenLifetime time.Duration) Event {
 	now = now.UTC()
 	return Event{Version: SchemaVersion, Kind: KindRule, Scope: r.Scope, Realm: r.Realm, User: r.User,
-		Client: r.Client, IssuedBefore: now.Truncate(time.Second), ExpiresAt: now.Add(maxTokenLifetime), RevokedAt: now}
+		Client: r.Client, Session: r.Session, IssuedBefore: issuedBefore.UTC().Truncate(time.Second),
+		ExpiresAt: now.Add(maxTokenLifetime), RevokedAt: now}
 }
 
 // NewTokenBatch returns a batch event revoking tokens; it lives until the
@@ -150,7 +163,7 @@ func NewTokenBatch(requestID string, batch int, tokens []TokenItem, now time.Tim
 
 // Rule returns the scope of a rule event.
 func (e *Event) Rule() Rule {
-	return Rule{Scope: e.Scope, Realm: e.Realm, User: e.User, Client: e.Client}
+	return Rule{Scope: e.Scope, Realm: e.Realm, User: e.User, Client: e.Client, Session: e.Session}
 }
 
 // Subject returns the subject the event is stored under.
@@ -174,7 +187,7 @@ func (e *Event) Validate() error {
 	if e.ExpiresAt.IsZero() {
 		return fmt.Errorf("%w: no expires_at", ErrInvalidEvent)
 	}
-	for _, f := range []string{e.Realm, e.User, e.Client, e.TokenType} {
+	for _, f := range []string{e.Realm, e.User, e.Client, e.Session, e.TokenType} {
 		if len(f) > MaxNameLen {
 			return fmt.Errorf("%w: a name is longer than %d bytes", ErrInvalidEvent, MaxNameLen)
 		}

@@ -14,13 +14,15 @@ type Rule struct {
 	Realm  string
 	User   string
 	Client string
+	// Session is a session id (ScopeSession only).
+	Session string
 }
 
 // Validate checks that the fields the scope needs are set and the others are empty.
 func (r Rule) Validate() error {
 	need := func(realm, user, client bool) error {
-		if (r.Realm != "") != realm || (r.User != "") != user || (r.Client != "") != client {
-			return fmt.Errorf("%w: scope %q needs realm=%t user=%t client=%t", ErrInvalidEvent, r.Scope, realm, user, client)
+		if (r.Realm != "") != realm || (r.User != "") != user || (r.Client != "") != client || r.Session != "" {
+			return fmt.Errorf("%w: scope %q needs realm=%t user=%t client=%t and no session", ErrInvalidEvent, r.Scope, realm, user, client)
 		}
 		return nil
 	}
@@ -33,17 +35,28 @@ func (r Rule) Validate() error {
 		return need(true, true, false)
 	case ScopeConsent:
 		return need(true, true, true)
+	case ScopeSession:
+		if r.Realm == "" || r.Session == "" || r.User != "" || r.Client != "" {
+			return fmt.Errorf("%w: scope %q needs a realm and a session, no user or client", ErrInvalidEvent, r.Scope)
+		}
+		return nil
 	default:
 		return fmt.Errorf("%w: unknown scope %q", ErrInvalidEvent, truncateName(string(r.Scope)))
 	}
 }
 
 // Key returns the lowercase hex SHA-256 identifying the scope. Fields are
-// length-prefixed, so no choice of names makes two scopes share a key.
+// length-prefixed, so no choice of names makes two scopes share a key. The
+// session is hashed only when set, so the keys of the other scopes are
+// those they always had.
 func (r Rule) Key() string {
 	h := sha256.New()
 	var n [4]byte
-	for _, f := range []string{string(r.Scope), r.Realm, r.User, r.Client} {
+	fields := []string{string(r.Scope), r.Realm, r.User, r.Client}
+	if r.Session != "" {
+		fields = append(fields, r.Session)
+	}
+	for _, f := range fields {
 		binary.BigEndian.PutUint32(n[:], uint32(len(f)))
 		h.Write(n[:])
 		h.Write([]byte(f))
@@ -65,6 +78,11 @@ func (r Rule) String() string {
 		if kv[1] != "" {
 			fmt.Fprintf(&b, " %s=%q", kv[0], kv[1])
 		}
+	}
+	if r.Session != "" {
+		// A session id is a handle on someone's login: named by a hash.
+		sum := sha256.Sum256([]byte(r.Session))
+		fmt.Fprintf(&b, " session=%x", sum[:6])
 	}
 	return b.String()
 }

@@ -24,6 +24,8 @@ const (
 	ledgerSubjectPrefix = "revocast.ledger.token."
 	ledgerRulePrefix    = "revocast.ledger.rule."
 	ledgerProbePrefix   = "revocast.ledger.probe."
+	ledgerSeenPrefix    = "revocast.ledger.seen."
+	ledgerLeasePrefix   = "revocast.ledger.lease."
 	// LedgerRealmHeader carries the RealmKey of the realm a ledger mark
 	// belongs to, so the live revocations of each realm can be counted
 	// from the ledger.
@@ -72,6 +74,25 @@ func LedgerRuleSubject(ruleKey string) string { return ledgerRulePrefix + ruleKe
 // whether JetStream stores again after publishing failed; origin is the
 // front's generated id. Budgets do not count probes.
 func LedgerProbeSubject(origin string) string { return ledgerProbePrefix + origin }
+
+// LedgerSeenSubject returns the ledger subject recording that a signal
+// (a Security Event Token, a logout token) named by key, a hash of its
+// issuer and id, was applied: a replay finds it and changes nothing.
+func LedgerSeenSubject(key Sum) string { return ledgerSeenPrefix + key.String() }
+
+// LedgerLeaseSubject returns the ledger subject of a lease (one front
+// polls a transmitter at a time) named by the hash of name.
+func LedgerLeaseSubject(name string) string {
+	h := sha256.Sum256([]byte(name))
+	return ledgerLeasePrefix + hex.EncodeToString(h[:16])
+}
+
+// IsLedgerCounted reports whether a ledger subject is a revocation's mark
+// (a token's or a rule's), which budgets count; probes, replay records and
+// leases are bookkeeping.
+func IsLedgerCounted(subject string) bool {
+	return strings.HasPrefix(subject, ledgerSubjectPrefix) || strings.HasPrefix(subject, ledgerRulePrefix)
+}
 
 // IsLedgerProbe reports whether a ledger subject is a probe's.
 func IsLedgerProbe(subject string) bool { return strings.HasPrefix(subject, ledgerProbePrefix) }

@@ -45,6 +45,9 @@ type Config struct {
 	// defaults of events.StreamOptions when empty).
 	Stream string
 	Ledger string
+	// RuleMarks reads when each scope's last rule was stored, so requests
+	// may date rules back (Request.IssuedBefore); nil: rules are dated now.
+	RuleMarks RuleMarks
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -108,7 +111,11 @@ func (c *Core) Revoke(ctx context.Context, req Request) (Result, error) {
 	if notFound {
 		return Result{RequestID: res.RequestID, NotFound: true}, nil
 	}
-	evs, err := c.eventEntries(res.RequestID, targets, rules, start)
+	msgIDs := res.RequestID
+	if req.IdempotencyKey != "" {
+		msgIDs = req.IdempotencyKey
+	}
+	evs, err := c.eventEntries(res.RequestID, msgIDs, targets, rules, c.ruleTimes(ctx, &req, rules, start), start)
 	if err != nil {
 		return Result{}, err
 	}
@@ -148,7 +155,7 @@ func (c *Core) Revoke(ctx context.Context, req Request) (Result, error) {
 			rulesStored++
 		}
 	}
-	ledgerSeq = c.countLedger(ctx, &res, targets, eventOK, evs, stored)
+	ledgerSeq = c.countLedger(ctx, &res, msgIDs, targets, eventOK, evs, stored)
 	ledgered := c.cfg.Now()
 	c.count(rulesStored, res)
 	if tokensStored+rulesStored == 0 && firstErr != nil {
@@ -175,19 +182,19 @@ func (c *Core) Revoke(ctx context.Context, req Request) (Result, error) {
 // countLedger writes the ledger mark of every token whose event is stored
 // (counting the answers for all but aliases) and of every stored rule, and
 // returns the last sequence it wrote: the budget counts the marks.
-func (c *Core) countLedger(ctx context.Context, res *Result, targets []target, eventOK []bool, evs *eventSet, stored []Outcome) uint64 {
+func (c *Core) countLedger(ctx context.Context, res *Result, msgIDs string, targets []target, eventOK []bool, evs *eventSet, stored []Outcome) uint64 {
 	var marks []Entry
 	idx := []int{} // the target of each mark; -1 for a rule
 	for i, t := range targets {
 		if eventOK[i] {
-			marks = append(marks, LedgerEntry(t.sum, t.realm, t.expiresAt, c.cfg.Ledger, res.RequestID+"."+t.sum.String()))
+			marks = append(marks, LedgerEntry(t.sum, t.realm, t.expiresAt, c.cfg.Ledger, msgIDs+"."+t.sum.String()))
 			idx = append(idx, i)
 		}
 	}
 	for k, o := range stored {
 		if evs.rule[k] && o.Status != Failed {
 			r := evs.rules[k]
-			marks = append(marks, LedgerRuleEntry(r.rule, r.expiresAt, c.cfg.Ledger, res.RequestID+".rule."+r.rule.Key()))
+			marks = append(marks, LedgerRuleEntry(r.rule, r.expiresAt, c.cfg.Ledger, msgIDs+".rule."+r.rule.Key()))
 			idx = append(idx, -1)
 		}
 	}
@@ -260,13 +267,15 @@ func (e *eventSet) failure(k int, err error) []Detail {
 
 // eventEntries makes the request's events: a token event when one token is
 // revoked (plus aliases), batches of up to events.MaxBatch otherwise, and
-// one event per rule.
-func (c *Core) eventEntries(requestID string, targets []target, rules []events.Rule, now time.Time) (*eventSet, error) {
+// one event per rule, issued before ruleTimes[i]. Their message ids start
+// with msgIDs.
+func (c *Core) eventEntries(requestID, msgIDs string, targets []target, rules []events.Rule, ruleTimes []time.Time,
+	now time.Time) (*eventSet, error) {
 	set := &eventSet{}
 	add := func(ev events.Event, key string, tis []int, rule bool, name string) error {
 		set.rules = append(set.rules, plannedRule{rule: ev.Rule(), expiresAt: ev.ExpiresAt})
 		ev.RequestID, ev.Origin = requestID, c.cfg.Origin
-		e, err := EventEntry(ev, c.cfg.Stream, requestID+"."+key)
+		e, err := EventEntry(ev, c.cfg.Stream, msgIDs+"."+key)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 		}
@@ -309,8 +318,8 @@ func (c *Core) eventEntries(requestID string, targets []target, rules []events.R
 			}
 		}
 	}
-	for _, r := range rules {
-		if err := add(events.NewRule(r, now, c.cfg.MaxTokenLifetime), r.Key(), nil, true, r.String()); err != nil {
+	for i, r := range rules {
+		if err := add(events.NewRuleAt(r, ruleTimes[i], now, c.cfg.MaxTokenLifetime), r.Key(), nil, true, r.String()); err != nil {
 			return nil, err
 		}
 	}

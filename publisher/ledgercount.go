@@ -61,13 +61,14 @@ func (b *Budget) followOnce(ctx context.Context, js jetstream.JetStream, ledger 
 		if err != nil {
 			return
 		}
-		if events.IsLedgerProbe(m.Subject()) {
-			b.count(meta.Sequence.Stream, "", false, time.Time{}) // counts nothing, moves the sequence
-			return
+		if !events.IsLedgerCounted(m.Subject()) {
+			// Probes, replay records and leases: counts nothing, moves the sequence.
+			b.count(meta.Sequence.Stream, "", false, time.Time{})
+		} else {
+			ttl := parseTTL(m.Headers().Get(jetstream.MsgTTLHeader))
+			b.count(meta.Sequence.Stream, m.Headers().Get(events.LedgerRealmHeader), events.IsLedgerRule(m.Subject()),
+				meta.Timestamp.Add(ttl))
 		}
-		ttl := parseTTL(m.Headers().Get(jetstream.MsgTTLHeader))
-		b.count(meta.Sequence.Stream, m.Headers().Get(events.LedgerRealmHeader), events.IsLedgerRule(m.Subject()),
-			meta.Timestamp.Add(ttl))
 		if meta.NumPending == 0 || meta.Sequence.Stream >= last {
 			b.setReady(true)
 		}

@@ -31,6 +31,9 @@ func (c *Core) plan(ctx context.Context, req *Request, now time.Time) ([]target,
 	if req.JWTID != nil {
 		return []target{c.jwtIDTarget(req, now)}, nil, false, nil
 	}
+	if req.Session != "" {
+		return nil, []events.Rule{{Scope: events.ScopeSession, Realm: req.Realm, Session: req.Session}}, false, nil
+	}
 	if req.Token == nil {
 		return c.planScope(ctx, req)
 	}

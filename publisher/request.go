@@ -103,8 +103,8 @@ type JWTID struct {
 
 // Request is a revocation in canonical form. Either Token is set (one token,
 // with its type and chaining level), or JWTID (one JWT by issuer and ID), or
-// both are nil and Realm and/or User name a scope whose every token is
-// revoked.
+// Session (one login session of Realm), or all three are unset and Realm
+// and/or User name a scope whose every token is revoked.
 type Request struct {
 	// Op is the format it came in (or the registry), which the principal
 	// must be allowed.
@@ -130,12 +130,33 @@ type Request struct {
 	Realm  string
 	User   string
 	Client string
+
+	// Session is a session id (a JWT's sid) of Realm: every token of that
+	// session is revoked by a session rule.
+	Session string
+	// IssuedBefore dates the request's rules back to when their source
+	// says the scope was revoked (a signal's event time): tokens issued
+	// after it are not revoked. Zero, or later than now: now. A rule is
+	// never dated before the last rule of its scope (see RuleMarks).
+	IssuedBefore time.Time
+	// IdempotencyKey, when set, names the request's messages (their
+	// Nats-Msg-Id) instead of its generated id: a source that delivers the
+	// same signal twice (a transmitter's retry) has it stored once within
+	// the stream's duplicate window. 1 to 64 of [A-Za-z0-9_-].
+	IdempotencyKey string
 }
 
 // Validate checks the request's shape.
 func (r *Request) Validate() error {
 	if r.Token == nil && r.JWTID == nil && r.Realm == "" && r.User == "" {
 		return fmt.Errorf("%w: neither a token nor a realm or user", ErrInvalidRequest)
+	}
+	if r.Session != "" && (r.Token != nil || r.JWTID != nil || r.User != "" || r.Realm == "" || len(r.Session) > events.MaxNameLen) {
+		return fmt.Errorf("%w: a session needs its realm (and nothing else to revoke), and an id of at most %d bytes",
+			ErrInvalidRequest, events.MaxNameLen)
+	}
+	if r.IdempotencyKey != "" && events.ValidID(r.IdempotencyKey) != nil {
+		return fmt.Errorf("%w: an idempotency key is 1 to 64 of [A-Za-z0-9_-]", ErrInvalidRequest)
 	}
 	if r.Token != nil && r.JWTID != nil {
 		return fmt.Errorf("%w: a token or a JWT ID, not both", ErrInvalidRequest)

@@ -36,6 +36,7 @@ type Claims struct {
 	Subject  string
 	Client   string
 	JTI      string // the JWT ID: denied when (Issuer, JTI) is revoked
+	Session  string // the session id (sid): denied by a session rule of the realm
 	IssuedAt time.Time
 }
 
@@ -51,6 +52,7 @@ const (
 	reasonUser         = reasonRulePrefix + string(events.ScopeUser)
 	reasonRealmUser    = reasonRulePrefix + string(events.ScopeRealmUser)
 	reasonConsentRule  = reasonRulePrefix + string(events.ScopeConsent)
+	reasonSessionRule  = reasonRulePrefix + string(events.ScopeSession)
 )
 
 func ruleReason(sc events.Scope) string {
@@ -61,6 +63,8 @@ func ruleReason(sc events.Scope) string {
 		return reasonUser
 	case events.ScopeRealmUser:
 		return reasonRealmUser
+	case events.ScopeSession:
+		return reasonSessionRule
 	default:
 		return reasonConsentRule
 	}
@@ -103,7 +107,8 @@ func (s *Subscriber) count(d Decision) Decision {
 
 // Check answers for a raw token: revoked by its key (events.TokenKey: for a
 // JWT, what its signature protects, so every spelling of it is denied), by
-// its JWT ID, or by an issued-before rule matching its iss/sub/azp/iat, read
+// its JWT ID, or by an issued-before rule matching its iss/sub/azp/sid/iat
+// (the user by the realm's configured user claim, sub by default), read
 // without verifying the signature (that is the resource server's job).
 func (s *Subscriber) Check(token string) Decision {
 	d, ok := s.gate()
@@ -131,8 +136,16 @@ func (s *Subscriber) Check(token string) Decision {
 	if err != nil {
 		return s.count(d)
 	}
-	return s.count(s.matchClaims(d, &Claims{Issuer: c.Issuer, Subject: c.Subject, Client: c.Client, JTI: c.JTI,
-		IssuedAt: c.IssuedAt}, byJTI))
+	cl := Claims{Issuer: c.Issuer, Subject: c.Subject, Client: c.Client, JTI: c.JTI, Session: c.Session, IssuedAt: c.IssuedAt}
+	if len(s.cfg.UserClaims) > 0 {
+		// The realm names its users by another claim (user_claim): rules
+		// name the user by that claim's value.
+		cl.Realm = s.realmOf(c.Issuer)
+		if name := s.cfg.UserClaims[cl.Realm]; name != "" && name != "sub" {
+			cl.Subject, _ = jwtclaims.Claim(token, name)
+		}
+	}
+	return s.count(s.matchClaims(d, &cl, byJTI))
 }
 
 // matchClaims applies the JWT ID revocations and the issued-before rules.
@@ -147,6 +160,12 @@ func (s *Subscriber) matchClaims(d Decision, c *Claims, byJTI bool) Decision {
 	}
 	if r, hit := s.rules.Match(realm, c.Subject, c.Client, c.IssuedAt); hit {
 		d.Verdict, d.Reason = Revoked, ruleReason(r.Scope)
+		return d
+	}
+	if c.Session != "" {
+		if _, hit := s.rules.MatchSession(realm, c.Session, c.IssuedAt); hit {
+			d.Verdict, d.Reason = Revoked, reasonSessionRule
+		}
 	}
 	return d
 }

@@ -40,6 +40,9 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	// IssuerRealms maps a JWT's iss to a realm name; an unmapped iss is its own realm.
 	IssuerRealms map[string]string
+	// UserClaims names, per realm, the JWT claim that names the user for
+	// rules (preferred_username, email); a realm not listed uses sub.
+	UserClaims map[string]string
 	// BatchSize is how many events are applied to the cache at once.
 	BatchSize int
 	// MaxTokenLifetime bounds how long any revocation is kept, whatever its

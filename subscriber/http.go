@@ -133,13 +133,17 @@ type checkRequest struct {
 }
 
 type claimsJSON struct {
-	Realm    string   `json:"realm"`
-	Issuer   string   `json:"iss"`
-	Subject  string   `json:"sub"`
-	Azp      string   `json:"azp"`
-	ClientID string   `json:"client_id"`
-	JTI      string   `json:"jti"`
-	Iat      *float64 `json:"iat"`
+	Realm    string `json:"realm"`
+	Issuer   string `json:"iss"`
+	Subject  string `json:"sub"`
+	Azp      string `json:"azp"`
+	ClientID string `json:"client_id"`
+	JTI      string `json:"jti"`
+	Sid      string `json:"sid"`
+	// User is the user as the realm's user claim names it (user_claim);
+	// without it, sub.
+	User string   `json:"user"`
+	Iat  *float64 `json:"iat"`
 }
 
 type checkResponse struct {
@@ -211,7 +215,10 @@ func (s *Subscriber) postCheck(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *claimsJSON) toClaims() *Claims {
-	out := &Claims{Realm: c.Realm, Issuer: c.Issuer, Subject: c.Subject, Client: c.Azp, JTI: c.JTI}
+	out := &Claims{Realm: c.Realm, Issuer: c.Issuer, Subject: c.Subject, Client: c.Azp, JTI: c.JTI, Session: c.Sid}
+	if c.User != "" {
+		out.Subject = c.User
+	}
 	if out.Client == "" {
 		out.Client = c.ClientID
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/revocast/revocast/publisher"
 	"github.com/revocast/revocast/publisher/auth"
+	"github.com/revocast/revocast/publisher/ssf"
 )
 
 // fileConfig is the --config YAML file: what flags cannot hold.
@@ -38,7 +39,14 @@ type fileConfig struct {
 	Realms []struct {
 		Name    string   `yaml:"name"`
 		Issuers []string `yaml:"issuers"`
+		// UserClaim is the JWT claim that names the realm's users for
+		// rules (sub when empty).
+		UserClaim string `yaml:"user_claim"`
 	} `yaml:"realms"`
+	// Transmitters are identity providers whose signals (SETs, logout
+	// tokens) the front accepts: publisher/ssf.
+	Transmitters []ssf.TransmitterConfig `yaml:"transmitters"`
+
 	Limits struct {
 		MaxBody               string `yaml:"max_body"`
 		AuthFailuresPerMinute int    `yaml:"auth_failures_per_minute"`
@@ -58,6 +66,8 @@ type fileConfig struct {
 type config struct {
 	auth           auth.Config
 	issuerRealms   map[string]string
+	userClaims     map[string]string // realm → the claim naming its users; absent: sub
+	transmitters   []ssf.TransmitterConfig
 	maxBody        int64 // 0: not set
 	quotas         publisher.Quotas
 	trustedProxies []netip.Prefix
@@ -69,6 +79,8 @@ const maxConfigSize = 4 << 20
 // loadConfig reads and validates the file at c.configPath ("" is an empty
 // configuration) and merges --issuer-realm over its realms: the one
 // issuer→realm map the front authorizes with and the sidecar enforces with.
+// The realms' user claims (user_claim) are built here too, one map for the
+// front's signal mapping and the sidecar's rule matching.
 func loadConfig(c commonOpts) (*config, error) {
 	cfg, err := readConfig(c.configPath)
 	if err != nil {
@@ -82,7 +94,7 @@ func loadConfig(c commonOpts) (*config, error) {
 
 func readConfig(path string) (*config, error) {
 	if path == "" {
-		return &config{issuerRealms: map[string]string{}}, nil
+		return &config{issuerRealms: map[string]string{}, userClaims: map[string]string{}}, nil
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -113,7 +125,7 @@ func parseConfig(b []byte) (*config, error) {
 	if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("not a valid configuration: %w", err)
 	}
-	c := &config{issuerRealms: map[string]string{}}
+	c := &config{issuerRealms: map[string]string{}, userClaims: map[string]string{}, transmitters: fc.Transmitters}
 	for _, cl := range fc.Clients {
 		c.auth.Credentials = append(c.auth.Credentials, auth.Credential{Kind: auth.KindClient, ID: cl.ID,
 			SecretHash: cl.SecretHash, Allow: cl.Allow, Realms: cl.Realms})
@@ -148,6 +160,14 @@ func parseConfig(b []byte) (*config, error) {
 			}
 			c.issuerRealms[iss] = r.Name
 		}
+		if err := validUserClaim(r.UserClaim); err != nil {
+			errs = append(errs, fmt.Errorf("realm %q: user_claim: %w", r.Name, err))
+		} else if r.UserClaim != "" && r.UserClaim != "sub" {
+			c.userClaims[r.Name] = r.UserClaim
+		}
+	}
+	if err := ssf.ValidateTransmitters(fc.Transmitters); err != nil {
+		errs = append(errs, err)
 	}
 	if fc.Limits.MaxBody != "" {
 		var bs byteSize
@@ -186,6 +206,19 @@ func parseConfig(b []byte) (*config, error) {
 		return nil, fmt.Errorf("%d problem(s):\n  %w", countLines(err), indent(err))
 	}
 	return c, nil
+}
+
+// validUserClaim checks a realm's user_claim: a claim name that can name a
+// user ("" is sub).
+func validUserClaim(name string) error {
+	switch name {
+	case "iss", "aud", "exp", "iat", "nbf", "jti", "sid", "azp", "client_id":
+		return fmt.Errorf("%q names no user (use sub, preferred_username, email or another claim holding the user's name)", name)
+	}
+	if len(name) > 256 || strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return fmt.Errorf("a claim name is 1 to 256 printable characters")
+	}
+	return nil
 }
 
 // parseProxy parses a trusted proxy: a CIDR without host bits (a typo

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/revocast/revocast/publisher/auth"
 	"github.com/revocast/revocast/publisher/registry"
 	"github.com/revocast/revocast/publisher/server"
+	"github.com/revocast/revocast/publisher/ssf"
 )
 
 // front is the HTTP front wired to NATS.
@@ -31,6 +33,7 @@ type front struct {
 	registry *lazyRegistry
 	stop     context.CancelFunc
 	busSub   func() *nats.Subscription
+	signals  sync.WaitGroup // the transmitters' pollers
 }
 
 func newRegistry() *prometheus.Registry {
@@ -83,12 +86,20 @@ func newFront(c commonOpts, o pubOpts, cfg *config, extra []auth.Credential, nc,
 	ledger := c.streamOptions(o.dedupWindow).LedgerName()
 	core := publisher.NewCore(publisher.Config{Origin: origin, MaxTokenLifetime: c.lifetime,
 		PropagationTimeout: o.propagationTimeout, IssuerRealms: cfg.issuerRealms, Registry: reg, Mode: mode,
-		Budget: budget, Stream: c.stream, Ledger: ledger}, jsStore, tracker, log, m)
+		Budget: budget, Stream: c.stream, Ledger: ledger, RuleMarks: publisher.NewLedgerReader(js, ledger)}, jsStore, tracker, log, m)
 	feed := registry.NewHandler(reg, registry.Options{Auth: store, MaxBody: int64(o.maxRegistryBody),
 		MaxLines: o.maxRegistryLines, MaxTokenLifetime: c.lifetime, Log: log, Counted: func(ok, refused int) {
 			m.Registered.Add(float64(ok))
 			m.RegistryRefused.Add(float64(refused))
 		}})
+
+	rcv, err := newReceiver(c, cfg, core, jsStore, js, ledger, origin, promReg, log)
+	if err != nil {
+		tracker.Close()
+		jsStore.Close()
+		return nil, err
+	}
+	f := &front{core: core, tracker: tracker, store: jsStore, registry: reg}
 
 	adminJS := js
 	if adminNC != nil {
@@ -102,6 +113,18 @@ func newFront(c commonOpts, o pubOpts, cfg *config, extra []auth.Credential, nc,
 		store: jsStore, origin: origin, health: health}
 	msg := "starting"
 	keeper.problem.Store(&msg)
+	streamsUp := make(chan struct{}) // closed once the streams and the registry are there
+	if rcv != nil && rcv.HasPoll() {
+		f.signals.Add(1)
+		go func() {
+			defer f.signals.Done()
+			select {
+			case <-streamsUp:
+				rcv.RunPollers(ctx)
+			case <-ctx.Done():
+			}
+		}()
+	}
 	var streamReady atomic.Bool
 	var busSub atomic.Pointer[nats.Subscription]
 	go func() {
@@ -137,6 +160,7 @@ func newFront(c commonOpts, o pubOpts, cfg *config, extra []auth.Credential, nc,
 			return
 		}
 		go budget.Follow(ctx, js, ledger, log)
+		close(streamsUp)
 		sub, err := feed.Serve(nc)
 		if err != nil {
 			log.Error().Err(err).Msg("cannot serve the registry subjects")
@@ -171,14 +195,34 @@ func newFront(c commonOpts, o pubOpts, cfg *config, extra []auth.Credential, nc,
 		}
 		return out
 	}
-	h := server.New(server.Options{Core: core, Auth: store, Log: log, Metrics: m, Gatherer: promReg, Ready: ready, Warnings: warnings,
-		MaxBody: maxBody, Registry: feed, TrustedProxies: cfg.trustedProxies})
-	return &front{handler: h, core: core, tracker: tracker, store: jsStore, registry: reg, stop: stop,
-		busSub: func() *nats.Subscription { return busSub.Load() }}, nil
+	so := server.Options{Core: core, Auth: store, Log: log, Metrics: m, Gatherer: promReg, Ready: ready, Warnings: warnings,
+		MaxBody: maxBody, Registry: feed, TrustedProxies: cfg.trustedProxies}
+	if rcv != nil && rcv.HasPush() {
+		so.SSFPush = rcv.PushHandler()
+	}
+	if rcv != nil && rcv.HasLogout() {
+		so.BackchannelLogout = rcv.LogoutHandler()
+	}
+	f.handler, f.stop = server.New(so), stop
+	f.busSub = func() *nats.Subscription { return busSub.Load() }
+	return f, nil
+}
+
+// newReceiver builds the receiver of the configured transmitters' signals
+// (nil without transmitters).
+func newReceiver(c commonOpts, cfg *config, core *publisher.Core, st *publisher.JetStreamStore, js jetstream.JetStream,
+	ledger, origin string, reg prometheus.Registerer, log zerolog.Logger) (*ssf.Receiver, error) {
+	if len(cfg.transmitters) == 0 {
+		return nil, nil
+	}
+	return ssf.New(ssf.Options{Transmitters: cfg.transmitters, Core: core, Store: st, JetStream: js, Ledger: ledger,
+		IssuerRealms: cfg.issuerRealms, UserClaims: cfg.userClaims, MaxTokenLifetime: c.lifetime, Origin: origin,
+		Log: log, Metrics: reg})
 }
 
 func (f *front) close() {
 	f.stop()
+	f.signals.Wait()
 	if s := f.busSub(); s != nil {
 		_ = s.Drain()
 	}

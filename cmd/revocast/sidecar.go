@@ -30,7 +30,9 @@ func newSidecar(c commonOpts, o subOpts, cfg *config, nc *nats.Conn, log zerolog
 		return nil, err
 	}
 	reg := newRegistry()
-	sub, err := subscriber.New(o.config(c.stream, c.lifetime, cfg.issuerRealms), nc, dc, log, reg)
+	conf := o.config(c.stream, c.lifetime, cfg.issuerRealms)
+	conf.UserClaims = cfg.userClaims
+	sub, err := subscriber.New(conf, nc, dc, log, reg)
 	if err != nil {
 		dc.Close()
 		return nil, err

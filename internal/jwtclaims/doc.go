@@ -1,5 +1,6 @@
 // Package jwtclaims reads the claims revocast needs (iss, sub, azp or
-// client_id, iat, exp) from a JWT's payload without verifying its signature.
+// client_id, jti, sid, iat, exp, and a realm's configured user claim) from a
+// JWT's payload without verifying its signature.
 //
 // Verifying tokens is the resource server's job; revocast only needs to know
 // which realm, user and client a token belongs to and when it was issued, to

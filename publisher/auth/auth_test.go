@@ -161,3 +161,31 @@ func TestRetryAfterSecondsRoundsUp(t *testing.T) {
 		}
 	}
 }
+
+// A transmitter's bearer token is a credential of its own kind, allowed the
+// ssf operation and nothing else; nobody else may be allowed ssf.
+func TestTransmitterCredentials(t *testing.T) {
+	h, _ := HashSecret("push-token")
+	good := Credential{Kind: KindTransmitter, ID: "kc", SecretHash: h, Allow: []string{string(OpSSF)}, Realms: []string{"acme"}}
+	if err := (Config{Credentials: []Credential{good}}).Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for name, cr := range map[string]Credential{
+		"transmitter allowed more": {Kind: KindTransmitter, ID: "kc", SecretHash: h, Allow: []string{"ssf", "oam"}, Realms: []string{"a"}},
+		"transmitter allowed *":    {Kind: KindTransmitter, ID: "kc", SecretHash: h, Allow: []string{"*"}, Realms: []string{"a"}},
+		"client allowed ssf":       {Kind: KindClient, ID: "c", SecretHash: h, Allow: []string{"ssf"}, Realms: []string{"a"}},
+		"transmitter, no realm":    {Kind: KindTransmitter, ID: "kc", SecretHash: h, Allow: []string{"ssf"}},
+	} {
+		if err := (Config{Credentials: []Credential{cr}}).Validate(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	s, err := NewStore(Config{Credentials: []Credential{good}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.Authenticate(KindTransmitter, "127.0.0.1", Creds{ID: "kc", Secret: "push-token"})
+	if err != nil || !p.Can(OpSSF) || p.Can(OpRevocations) || !p.InRealm("acme") || p.InRealm("other") {
+		t.Fatalf("%v %v", p, err)
+	}
+}

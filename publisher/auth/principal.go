@@ -18,6 +18,10 @@ const (
 	OpRFC7009       Op = "rfc7009"
 	OpRegister      Op = "register"
 	OpRevocations   Op = "revocations" // POST /v1/revocations: by JWT ID, key or token
+	// OpSSF is a transmitter's (publisher/ssf): signals from identity
+	// providers. It is not in Ops: no client, user or API key may be allowed
+	// it, and a transmitter is allowed nothing else.
+	OpSSF Op = "ssf"
 )
 
 // Ops lists every operation.
@@ -34,6 +38,9 @@ const (
 	KindClient Kind = "client"  // OAuth client id and secret (OAM, OneLogin, RFC 7009, registry)
 	KindUser   Kind = "user"    // Elasticsearch user name and password (Basic)
 	KindAPIKey Kind = "api_key" // Elasticsearch API key id and key (ApiKey)
+	// KindTransmitter is a Shared Signals transmitter's push bearer token,
+	// named by the transmitter (publisher/ssf).
+	KindTransmitter Kind = "transmitter"
 )
 
 // Principal is an authenticated caller and what it may do.

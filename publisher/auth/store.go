@@ -51,6 +51,8 @@ func (c Config) Validate() error {
 		}
 		switch cr.Kind {
 		case KindClient, KindUser, KindAPIKey:
+		case KindTransmitter:
+			// Allowed OpSSF and nothing else; nobody else is allowed OpSSF.
 		default:
 			errs = append(errs, fmt.Errorf("%w: %s: unknown kind", ErrConfig, where))
 		}
@@ -65,10 +67,17 @@ func (c Config) Validate() error {
 		if err := ValidHash(cr.SecretHash); err != nil {
 			errs = append(errs, fmt.Errorf("%w: %s: secret: %w", ErrConfig, where, err))
 		}
-		if len(cr.Allow) == 0 {
+		if cr.Kind == KindTransmitter {
+			if len(cr.Allow) != 1 || Op(cr.Allow[0]) != OpSSF {
+				errs = append(errs, fmt.Errorf("%w: %s: a transmitter is allowed %s and nothing else", ErrConfig, where, OpSSF))
+			}
+		} else if len(cr.Allow) == 0 {
 			errs = append(errs, fmt.Errorf("%w: %s: allow lists no operation (use %s, or \"*\")", ErrConfig, where, joinOps(Ops)))
 		}
 		for _, o := range cr.Allow {
+			if cr.Kind == KindTransmitter {
+				break
+			}
 			if o != Any && !known[Op(o)] {
 				errs = append(errs, fmt.Errorf("%w: %s: unknown operation %q (want %s, or \"*\")", ErrConfig, where, o, joinOps(Ops)))
 			}

@@ -20,6 +20,7 @@ import (
 	"github.com/revocast/revocast/publisher/registry"
 	"github.com/revocast/revocast/publisher/revocations"
 	"github.com/revocast/revocast/publisher/rfc7009"
+	"github.com/revocast/revocast/publisher/ssf"
 )
 
 // Options configure the front's handler.
@@ -35,6 +36,11 @@ type Options struct {
 	Warnings func() []string
 	MaxBody  int64        // 0: publisher.DefaultMaxBody
 	Registry http.Handler // the registry feed (POST /v1/tokens); nil: none
+	// SSFPush and BackchannelLogout receive identity providers' signals
+	// (publisher/ssf: POST /ssf/events, POST /oidc/backchannel-logout);
+	// nil: not served.
+	SSFPush           http.Handler
+	BackchannelLogout http.Handler
 	// TrustedProxies are the peers whose X-Forwarded-For names the client
 	// (see Wrap); nil: the client is always the TCP peer.
 	TrustedProxies []netip.Prefix
@@ -58,6 +64,12 @@ func New(o Options) http.Handler {
 	}
 	if o.Registry != nil {
 		routes = append(routes, route{"registry", registry.Route, o.Registry})
+	}
+	if o.SSFPush != nil {
+		routes = append(routes, route{"ssf", ssf.PushRoute, o.SSFPush})
+	}
+	if o.BackchannelLogout != nil {
+		routes = append(routes, route{"backchannel_logout", ssf.LogoutRoute, o.BackchannelLogout})
 	}
 	mux := http.NewServeMux()
 	for _, rt := range routes {
