@@ -22,6 +22,8 @@ FUZZ_TARGETS := \
 	./cmd/revocast:FuzzParseConfig \
 	./events:FuzzTokenKey \
 	./events:FuzzValidJSON \
+	./events:FuzzDecodeBinary \
+	./events:FuzzDecodeAgreesWithEncodingJSON \
 	./publisher/revocations:FuzzParse
 OPENID_CLIENT := publisher/rfc7009/testdata/openid-client
 # A count, not a duration: Go 1.26's fuzz coordinator can report a spurious
