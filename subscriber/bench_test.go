@@ -6,14 +6,18 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
 
 	"github.com/revocast/revocast/cache"
 	"github.com/revocast/revocast/events"
+	"github.com/revocast/revocast/internal/natstest"
 )
 
 // BenchmarkCheck is the whole Go-API check of an opaque token (hash, gate,
@@ -220,3 +224,80 @@ type nopWriter struct {
 func (w *nopWriter) Header() http.Header         { return w.h }
 func (w *nopWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (w *nopWriter) WriteHeader(code int)        { w.code = code }
+
+// BenchmarkApply is what a sidecar does with each delivered revocation
+// when it follows the stream at 1,000 a second: b.N single-token events,
+// stored as a front stores them and fetched from JetStream beforehand (real
+// delivered messages, metadata and all), are handed to the sidecar one a
+// millisecond, each applied on its own (as one arriving alone is): read,
+// admitted to the deny-cache, reported, confirmed by a watermark on a real
+// NATS connection. It reports the CPU and allocations of the process over
+// that time per event: the apply path without the client's reading of the
+// socket (BenchmarkSidecarFollow in cmd/revocast measures whole sidecars);
+// beside it, idle-cpu: the same paced loop applying nothing.
+func BenchmarkApply(b *testing.B) {
+	e := newEnv(b)
+	for i := 0; i < b.N; i++ {
+		ev := revokeToken(fmt.Sprint("apply-", i))
+		ev.RequestID, ev.Origin = fmt.Sprint("req", i), "front"
+		e.append(b, ev)
+	}
+	ctx := context.Background()
+	st, err := e.js.Stream(ctx, events.DefaultStreamName)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	msgs := make([]jetstream.Msg, 0, b.N)
+	for len(msgs) < b.N {
+		batch, err := cons.Fetch(b.N-len(msgs), jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for m := range batch.Messages() {
+			msgs = append(msgs, m)
+		}
+		if batch.Error() != nil {
+			b.Fatal(batch.Error())
+		}
+	}
+	dc, err := cache.New(cache.Config{Capacity: int64(b.N) + 1000})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(dc.Close)
+	s, err := New(Config{ID: "apply", BatchSize: 1}, natstest.Connect(b, e.ns), dc, zerolog.Nop(), prometheus.NewRegistry())
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The same paced loop applying nothing: what the pacing costs.
+	paced := func(apply func(jetstream.Msg)) (cpu time.Duration, allocs, bytes uint64) {
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		cpu0 := processCPU()
+		start := time.Now()
+		for i, m := range msgs {
+			if d := time.Until(start.Add(time.Duration(i) * time.Millisecond)); d > 0 {
+				time.Sleep(d)
+			}
+			apply(m)
+		}
+		cpu = processCPU() - cpu0
+		runtime.ReadMemStats(&m1)
+		return cpu, m1.Mallocs - m0.Mallocs, m1.TotalAlloc - m0.TotalAlloc
+	}
+	b.ResetTimer()
+	idle, _, _ := paced(func(jetstream.Msg) {})
+	cpu, allocs, bytes := paced(s.onMsg)
+	b.StopTimer()
+	if !dc.Contains(events.TokenKey(fmt.Sprint("apply-", b.N-1))) {
+		b.Fatal("the last revocation was not applied")
+	}
+	b.ReportMetric(float64(cpu.Nanoseconds())/1e3/float64(b.N), "cpu-us/event")
+	b.ReportMetric(float64(idle.Nanoseconds())/1e3/float64(b.N), "idle-cpu-us/event")
+	b.ReportMetric(float64(allocs)/float64(b.N), "allocs/event")
+	b.ReportMetric(float64(bytes)/float64(b.N), "B/event")
+}
