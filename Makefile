@@ -26,6 +26,8 @@ FUZZ_TARGETS := \
 	./cmd/revocast:FuzzParseConfig \
 	./events:FuzzTokenKey \
 	./events:FuzzValidJSON \
+	./events:FuzzDecodeBinary \
+	./events:FuzzDecodeAgreesWithEncodingJSON \
 	./publisher/revocations:FuzzParse \
 	./internal/eventsio:FuzzParseRecord
 OPENID_CLIENT := publisher/rfc7009/testdata/openid-client

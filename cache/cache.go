@@ -12,6 +12,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/dgraph-io/ristretto/v2"
+	"github.com/dgraph-io/ristretto/v2/z"
 
 	"github.com/revocast/revocast/events"
 )
@@ -19,8 +20,9 @@ import (
 // Defaults.
 const (
 	// DefaultCapacity is the default number of live revocations the cache
-	// holds. Size it above the worst case: about 200 bytes per entry plus a
-	// fixed 48 MiB of admission counters per million of capacity.
+	// holds. Size it above the worst case: about 220 bytes of heap per entry
+	// (ristretto's store, policy and expiry index: BenchmarkLoadMillion)
+	// plus a fixed 1.6 MiB per million of capacity.
 	DefaultCapacity = 1_000_000
 	// DefaultMaxAttempts is how many times an entry is offered before Add
 	// gives up on it.
@@ -68,7 +70,7 @@ type Config struct {
 
 // Stats are counters for metrics.
 type Stats struct {
-	Entries            int64 // entries believed present (approximate)
+	Entries            int64 // entries held, expired ones not yet swept included
 	Admitted           int64 // entries admitted
 	Retries            int64 // entries offered again after a drop or rejection
 	Failures           int64 // entries given up on
@@ -78,12 +80,12 @@ type Stats struct {
 // DenyCache is the set of revoked token hashes. It is safe for concurrent
 // use; Add calls are serialized.
 type DenyCache struct {
-	cfg   Config
+	cfg    Config
 	shards []*ristretto.Cache[string, int64] // key: the 32 bytes of the hash; value: expiry in Unix ns
-	addMu sync.Mutex
+	addMu  sync.Mutex
 
-	entries, admitted, retries, failures, evictedLive atomic.Int64
-	closed, clearing                                  atomic.Bool
+	admitted, retries, failures, evictedLive atomic.Int64
+	closed, clearing                         atomic.Bool
 }
 
 // New returns a DenyCache.
@@ -109,14 +111,18 @@ func New(cfg Config) (*DenyCache, error) {
 			// needs (it refuses instead): a small sketch, not 10 per entry,
 			// keeps the fixed overhead near a megabyte per million.
 			NumCounters: max(per/4, 1024),
-			// Add never lets more than Capacity live entries in, so the
-			// policy never has to evict one: the slack absorbs the lag of
-			// the expiry sweep, the entries counter, and shards filling
-			// unevenly (hashes spread them within a fraction of a percent).
+			// Add never lets more than Capacity entries in, so the
+			// policy never has to evict one: the slack absorbs shards
+			// filling unevenly (hashes spread them within a fraction of a
+			// percent).
 			MaxCost:            per + max(per/4, 64),
 			BufferItems:        64,
 			IgnoreInternalCost: true,
 			OnEvict:            d.onEvict,
+			KeyToHash:          keyHash,
+			// A Set never shortens an entry: a key already held until later
+			// keeps its expiry, so Add need not look each key up first.
+			ShouldUpdate: func(next, cur int64) bool { return next > cur },
 		})
 		if err != nil {
 			d.Close()
@@ -147,13 +153,32 @@ func (d *DenyCache) shard(sum *events.Sum) *ristretto.Cache[string, int64] {
 // hashes keys and never keeps them, so the view does not outlive the call.
 func key(s *events.Sum) string { return unsafe.String(&s[0], len(s)) }
 
+// keyHash gives ristretto the key's two 64-bit hashes straight from the
+// SHA-256 it is: bytes 8 to 15 pick its map slot (and ristretto's internal
+// lock shard), bytes 16 to 23 tell colliding slots apart (never 0, which
+// ristretto reads as "no check"); byte 0 picked the DenyCache shard. Nobody
+// chooses a SHA-256's bits, and Go's maps seed their own hashing, so
+// hashing the hash again (ristretto's default: two passes over 32 bytes per
+// Get and Set) buys nothing.
+func keyHash(k string) (uint64, uint64) {
+	if len(k) != len(events.Sum{}) {
+		return z.KeyToHash(k)
+	}
+	return le64(k[8:16]), le64(k[16:24]) | 1
+}
+
+func le64(b string) uint64 {
+	_ = b[7]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
 // onEvict runs for expired entries swept by ristretto and for victims of the
 // policy. Only the second kind, still unexpired, is a loss.
 func (d *DenyCache) onEvict(it *ristretto.Item[int64]) {
 	if d.closed.Load() || d.clearing.Load() {
 		return // ristretto's Close and Clear evict everything
 	}
-	d.entries.Add(-1)
 	if it.Value > time.Now().UnixNano() {
 		d.evictedLive.Add(1)
 		if d.cfg.OnCapacityExhausted != nil {
@@ -186,11 +211,16 @@ func (d *DenyCache) Add(ctx context.Context, entries []Entry) []Failure {
 	d.addMu.Lock()
 	defer d.addMu.Unlock()
 
-	todo := d.classify(entries)
 	var full []Failure
-	todo, full = d.withinCapacity(todo)
-	bo := backoff.NewExponentialBackOff(backoff.WithInitialInterval(d.cfg.InitialBackoff),
-		backoff.WithMaxInterval(100*time.Millisecond), backoff.WithMaxElapsedTime(0))
+	todo := d.unexpired(entries)
+	if room := d.cfg.Capacity - d.count(); int64(len(todo)) > room {
+		// Near capacity: which of them are new decides which are refused.
+		todo, full = d.withinCapacity(d.classify(todo), room)
+	}
+	if len(todo) == 0 {
+		return full
+	}
+	var bo *backoff.ExponentialBackOff // made on the first retry: most Adds need none
 	for attempt := 1; ; attempt++ {
 		d.offer(todo)
 		todo = d.missing(todo)
@@ -202,6 +232,10 @@ func (d *DenyCache) Add(ctx context.Context, entries []Entry) []Failure {
 			return append(full, failPending(todo, fmt.Errorf("%w after %d attempts", ErrNotAdmitted, attempt))...)
 		}
 		d.retries.Add(int64(len(todo)))
+		if bo == nil {
+			bo = backoff.NewExponentialBackOff(backoff.WithInitialInterval(d.cfg.InitialBackoff),
+				backoff.WithMaxInterval(100*time.Millisecond), backoff.WithMaxElapsedTime(0))
+		}
 		select {
 		case <-ctx.Done():
 			d.failures.Add(int64(len(todo)))
@@ -211,10 +245,20 @@ func (d *DenyCache) Add(ctx context.Context, entries []Entry) []Failure {
 	}
 }
 
-// withinCapacity splits todo into what fits and the new entries that would
-// take the cache past its capacity, which are refused (ErrFull).
-func (d *DenyCache) withinCapacity(todo []pending) ([]pending, []Failure) {
-	room := d.cfg.Capacity - d.entries.Load()
+// count is how many entries the shards hold: their policies' own count
+// (each costs 1), exact once their Sets are processed; expired entries
+// count until ristretto's sweep removes them.
+func (d *DenyCache) count() int64 {
+	var n int64
+	for _, c := range d.shards {
+		n += c.MaxCost() - c.RemainingCost()
+	}
+	return n
+}
+
+// withinCapacity splits todo into what fits in room and the new entries
+// that would take the cache past its capacity, which are refused (ErrFull).
+func (d *DenyCache) withinCapacity(todo []pending, room int64) ([]pending, []Failure) {
 	fits := todo[:0] // filtered in place: fits never passes the index being read
 	var full []Failure
 	for _, p := range todo {
@@ -258,8 +302,15 @@ func (d *DenyCache) offer(todo []pending) {
 	})
 }
 
+// parallelMin is the smallest batch whose shards are worked on in
+// parallel: below it, starting goroutines and waiting for them costs more
+// than the work (a sidecar following the stream applies one event at a time).
+const parallelMin = 256
+
 // eachShard calls f with every shard that holds entries of todo, and their
-// indexes, in parallel, and returns when all calls have.
+// indexes, and returns when all calls have: in parallel for a large batch
+// (the calling goroutine takes one shard itself), one after the other for
+// a small one.
 func (d *DenyCache) eachShard(todo []pending, f func(c *ristretto.Cache[string, int64], mine []int)) {
 	if len(d.shards) == 1 {
 		all := make([]int, len(todo))
@@ -269,52 +320,83 @@ func (d *DenyCache) eachShard(todo []pending, f func(c *ristretto.Cache[string, 
 		f(d.shards[0], all)
 		return
 	}
+	mask := len(d.shards) - 1
+	if len(todo) < parallelMin {
+		mine := make([]int, 0, len(todo))
+		var done uint64 // shards already worked on (at most 64)
+		for i := range todo {
+			k := int(todo[i].Sum[0]) & mask
+			if done&(1<<k) != 0 {
+				continue
+			}
+			done |= 1 << k
+			mine = mine[:0]
+			for j := i; j < len(todo); j++ {
+				if int(todo[j].Sum[0])&mask == k {
+					mine = append(mine, j)
+				}
+			}
+			f(d.shards[k], mine)
+		}
+		return
+	}
 	by := make([][]int, len(d.shards))
 	for i := range todo {
-		k := int(todo[i].Sum[0]) & (len(d.shards) - 1)
+		k := int(todo[i].Sum[0]) & mask
 		by[k] = append(by[k], i)
 	}
 	var wg sync.WaitGroup
+	last := -1
 	for k, mine := range by {
 		if len(mine) == 0 {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(d.shards[k], mine)
-		}()
+		if last >= 0 {
+			wg.Add(1)
+			go func(k int) {
+				defer wg.Done()
+				f(d.shards[k], by[k])
+			}(last)
+		}
+		last = k
+	}
+	if last >= 0 {
+		f(d.shards[last], by[last])
 	}
 	wg.Wait()
 }
 
-// classify returns the entries to offer: unexpired, and absent (fresh) or
-// present with an earlier expiry. Each shard's are looked up in parallel.
-func (d *DenyCache) classify(entries []Entry) []pending {
-	now := time.Now().UnixNano()
-	all := make([]pending, len(entries))
-	keep := make([]bool, len(entries))
-	for i, e := range entries {
-		all[i] = pending{Entry: e}
+// unexpired returns the entries to offer: those not expired yet.
+func (d *DenyCache) unexpired(entries []Entry) []pending {
+	now := time.Now()
+	out := make([]pending, 0, len(entries))
+	for _, e := range entries {
+		if e.ExpiresAt.After(now) {
+			out = append(out, pending{Entry: e})
+		}
 	}
-	d.eachShard(all, func(c *ristretto.Cache[string, int64], mine []int) {
+	return out
+}
+
+// classify drops the entries already present with at least their expiry
+// and marks the others absent (fresh) or present. Each shard's are looked
+// up in parallel.
+func (d *DenyCache) classify(todo []pending) []pending {
+	keep := make([]bool, len(todo))
+	d.eachShard(todo, func(c *ristretto.Cache[string, int64], mine []int) {
 		for _, i := range mine {
-			p := &all[i]
-			exp := p.ExpiresAt.UnixNano()
-			if exp <= now {
-				continue
-			}
+			p := &todo[i]
 			cur, present := c.Get(key(&p.Sum))
-			if present && cur >= exp {
+			if present && cur >= p.ExpiresAt.UnixNano() {
 				continue
 			}
 			p.fresh, keep[i] = !present, true
 		}
 	})
-	out := all[:0]
-	for i := range all {
+	out := todo[:0]
+	for i := range todo {
 		if keep[i] {
-			out = append(out, all[i])
+			out = append(out, todo[i])
 		}
 	}
 	return out
@@ -326,7 +408,7 @@ func (d *DenyCache) missing(todo []pending) []pending {
 	now := time.Now()
 	lost := make([]bool, len(todo))
 	d.eachShard(todo, func(c *ristretto.Cache[string, int64], mine []int) {
-		var admitted, fresh int64
+		var admitted int64
 		for _, i := range mine {
 			e := &todo[i]
 			if !e.ExpiresAt.After(now) {
@@ -334,15 +416,11 @@ func (d *DenyCache) missing(todo []pending) []pending {
 			}
 			if exp, ok := c.Get(key(&e.Sum)); ok && exp >= e.ExpiresAt.UnixNano() {
 				admitted++
-				if e.fresh {
-					fresh++
-				}
 				continue
 			}
 			lost[i] = true
 		}
 		d.admitted.Add(admitted)
-		d.entries.Add(fresh)
 	})
 	out := todo[:0]
 	for i := range todo {
@@ -353,7 +431,8 @@ func (d *DenyCache) missing(todo []pending) []pending {
 	return out
 }
 
-// pending is an entry on its way in; fresh when its key was absent.
+// pending is an entry on its way in; fresh when its key was found absent
+// (classify, near capacity only).
 type pending struct {
 	Entry
 	fresh bool
@@ -388,7 +467,6 @@ func (d *DenyCache) Clear() {
 		c.Clear()
 	}
 	d.clearing.Store(false)
-	d.entries.Store(0)
 	d.evictedLive.Store(0)
 }
 
@@ -402,7 +480,7 @@ func (d *DenyCache) Health() error {
 
 // Stats returns the counters.
 func (d *DenyCache) Stats() Stats {
-	return Stats{Entries: max(d.entries.Load(), 0), Admitted: d.admitted.Load(), Retries: d.retries.Load(),
+	return Stats{Entries: d.count(), Admitted: d.admitted.Load(), Retries: d.retries.Load(),
 		Failures: d.failures.Load(), UnexpiredEvictions: d.evictedLive.Load()}
 }
 

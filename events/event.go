@@ -221,17 +221,34 @@ func (e *Event) Validate() error {
 	}
 }
 
-// Encode validates and marshals the event.
+// Encode validates and encodes the event: a batch (KindTokens) in the
+// binary encoding (see binary.go), every other event as JSON.
 func (e *Event) Encode() ([]byte, error) {
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
+	if b, ok := e.appendBinary(nil); ok {
+		return b, nil
+	}
 	return json.Marshal(e)
 }
 
-// Decode unmarshals and validates an event. Unknown fields are ignored, so
-// additions within a schema version stay readable by older sidecars.
+// Decode reads and validates an event in either encoding: binary (a batch)
+// or JSON. It is the one way revocast reads a stored event. Unknown JSON
+// fields are ignored, so additions within a schema version stay readable
+// by older sidecars; a binary encoding, kind or schema version it does not
+// know is refused (ErrUnsupportedVersion).
 func Decode(data []byte) (Event, error) {
+	if IsBinary(data) {
+		e, err := decodeBinary(data)
+		if err != nil {
+			return Event{}, err
+		}
+		return e, e.Validate()
+	}
+	if e, ok := decodeFlat(data); ok {
+		return e, e.Validate()
+	}
 	var e Event
 	if err := json.Unmarshal(data, &e); err != nil {
 		return e, fmt.Errorf("%w: %w", ErrInvalidEvent, err)

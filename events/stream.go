@@ -31,7 +31,8 @@ const (
 	// front and the sidecars clamp to --max-token-lifetime well before).
 	MaxMsgTTL = 10 * 365 * 24 * time.Hour
 	// MaxEventSize bounds one stored event (a batch of MaxBatch tokens is
-	// about 70 KiB).
+	// about 20 KiB in the binary encoding, up to 80 KiB as the JSON earlier
+	// fronts wrote).
 	MaxEventSize = 256 << 10
 )
 

@@ -15,6 +15,11 @@ import (
 // flushDelay bounds how long a received event waits for its batch to fill.
 const flushDelay = 2 * time.Millisecond
 
+// maxBatchTokens bounds the tokens applied at once, whatever the number of
+// events (a replay of batch events carries 500 in each): the cache admits
+// them in one pass, and a pass over a few thousand stays in the CPU's caches.
+const maxBatchTokens = 4096
+
 // maxFailuresPerOutcome keeps outcome messages well under NATS's payload limit.
 const maxFailuresPerOutcome = 500
 
@@ -42,8 +47,9 @@ func (s *Subscriber) onMsg(msg jetstream.Msg) {
 		it.subject = msg.Subject()
 	}
 	s.batch = append(s.batch, it)
+	s.ap.batchTokens += len(ev.Tokens) + 1
 	switch {
-	case len(s.batch) >= s.cfg.BatchSize || meta.NumPending == 0:
+	case len(s.batch) >= s.cfg.BatchSize || s.ap.batchTokens >= maxBatchTokens || meta.NumPending == 0:
 		s.flushLocked()
 	case s.flushTimer == nil:
 		s.flushTimer = time.AfterFunc(flushDelay, s.flush)
@@ -68,8 +74,8 @@ func (s *Subscriber) flushLocked() {
 	if len(items) == 0 {
 		return
 	}
-	s.batch = nil
-	entries := make([]cache.Entry, 0, len(items))
+	s.ap.batchTokens = 0
+	entries := s.ap.entries[:0]
 	for i := range items {
 		it := &items[i]
 		if it.err != nil {
@@ -107,9 +113,11 @@ func (s *Subscriber) flushLocked() {
 	}
 	failures := s.cache.Add(context.Background(), entries)
 	s.m.appliedTokens.Add(float64(len(entries) - len(failures)))
-	failedErr := make(map[events.Sum]string, len(failures))
+	s.ap.keep(entries)
+	var failedErr map[events.Sum]string
 	if len(failures) > 0 {
 		s.keepFailed(failures)
+		failedErr = make(map[events.Sum]string, len(failures))
 		for _, f := range failures {
 			failedErr[f.Entry.Sum] = f.Err.Error()
 		}
@@ -124,6 +132,12 @@ func (s *Subscriber) flushLocked() {
 		s.markReady()
 	}
 	s.report(items, failedErr)
+	clear(items) // what the events held is garbage now; the array is reused
+	if cap(items) <= 4*s.cfg.BatchSize {
+		s.batch = items[:0]
+	} else {
+		s.batch = nil
+	}
 }
 
 // raiseTo raises a Unix-ns watermark to t.
@@ -258,12 +272,15 @@ type reportKey struct{ origin, requestID string }
 // failures first, so a front sees them before the watermark passes them.
 func (s *Subscriber) report(items []item, failedErr map[events.Sum]string) {
 	now := time.Now()
-	out := make(map[reportKey]*events.FailureReport)
+	var out map[reportKey]*events.FailureReport // made for the first failure
 	fail := func(it *item, f events.Failure) {
 		if it.ev.RequestID == "" || events.ValidID(it.ev.Origin) != nil || now.Sub(it.ev.RevokedAt) > outcomeWindow {
 			return // history being replayed, or nobody to tell
 		}
 		k := reportKey{it.ev.Origin, it.ev.RequestID}
+		if out == nil {
+			out = make(map[reportKey]*events.FailureReport)
+		}
 		if out[k] == nil {
 			out[k] = &events.FailureReport{Instance: s.instance, RequestID: it.ev.RequestID}
 		}
@@ -275,6 +292,7 @@ func (s *Subscriber) report(items []item, failedErr map[events.Sum]string) {
 		case it.err != nil:
 			fail(it, events.Failure{Token: it.ev.Token, Error: "event could not be read: " + it.err.Error()})
 			continue
+		case failedErr == nil:
 		case it.ev.Kind == events.KindTokens:
 			for _, t := range it.ev.Tokens {
 				if msg := failedErr[t.Token]; msg != "" {
@@ -302,9 +320,8 @@ func (s *Subscriber) report(items []item, failedErr map[events.Sum]string) {
 			}
 		}
 	}
-	last := items[len(items)-1].seq
-	s.reported.Store(last)
-	s.publishWatermark(last)
+	s.reported.Store(items[len(items)-1].seq)
+	s.announce()
 }
 
 // publishWatermark announces that everything up to seq is applied or reported.

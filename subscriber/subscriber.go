@@ -62,6 +62,7 @@ type Subscriber struct {
 	batchMu    sync.Mutex
 	batch      []item
 	flushTimer *time.Timer
+	ap         applyState // buffers reused by applying, and the watermark's coalescing
 
 	failMu      sync.RWMutex
 	failed      map[events.Sum]time.Time // revocations the cache refused, retried and checked directly

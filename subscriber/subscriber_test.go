@@ -55,10 +55,10 @@ func (e *env) append(t testing.TB, ev events.Event) {
 }
 
 // appendMany stores n single-token revocations replay-0 ... replay-(n-1),
-// pipelined.
+// pipelined 1,000 at a time (more stall the client on a loaded machine).
 func (e *env) appendMany(t testing.TB, n int, exp time.Time) {
 	t.Helper()
-	futs := make([]jetstream.PubAckFuture, 0, n)
+	futs := make([]jetstream.PubAckFuture, 0, 1000)
 	for i := 0; i < n; i++ {
 		ev := events.NewTokenRevocation(events.TokenKey(fmt.Sprint("replay-", i)), events.AccessToken, exp, time.Now())
 		b, _ := ev.Encode()
@@ -66,13 +66,15 @@ func (e *env) appendMany(t testing.TB, n int, exp time.Time) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		futs = append(futs, f)
-	}
-	for _, f := range futs {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			t.Fatal(err)
+		if futs = append(futs, f); len(futs) == cap(futs) || i == n-1 {
+			for _, f := range futs {
+				select {
+				case <-f.Ok():
+				case err := <-f.Err():
+					t.Fatal(err)
+				}
+			}
+			futs = futs[:0]
 		}
 	}
 }
