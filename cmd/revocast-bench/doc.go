@@ -2,7 +2,7 @@
 // issue (11) beside its baseline in the same run, and writes
 // docs/benchmarks.md and PNG plots. `make bench` builds bin/revocast and
 // runs it; it takes about five minutes on a 2-core machine and at most
-// --timeout (9 minutes).
+// --timeout (8 minutes).
 //
 // Every load goes to 127.0.0.1 and is bounded in count and time. The
 // harness embeds a NATS server (JetStream, file storage in a temporary

@@ -61,6 +61,7 @@ type harness struct {
 	cfgPath string
 	stderr  io.Writer
 	began   time.Time
+	load0   string // load average at the start
 	envs    []*env
 
 	mu    sync.Mutex
@@ -77,7 +78,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.out, "out", "docs", "where benchmarks.md and the PNG plots are written")
 	fs.BoolVar(&o.quick, "quick", false, "small counts and short loads: a smoke test of the whole harness (about 30 s)")
 	only := fs.String("only", "", "comma-separated measures to run: front, check, enforce, replay, memory, registry, stall, fault (default: all)")
-	fs.DurationVar(&o.timeout, "timeout", 9*time.Minute, "stop measuring after this long; what did not run is reported as not run")
+	fs.DurationVar(&o.timeout, "timeout", 8*time.Minute, "stop measuring after this long; what did not run is reported as not run")
 	fs.StringVar(&o.redis, "redis-server", "", "the redis-server binary (default: found on PATH, /usr/bin, /usr/sbin)")
 	fs.StringVar(&o.pprofDir, "pprof-dir", "", "also save a CPU profile of the front under load here (the front runs with --pprof-addr)")
 	fs.StringVar(&o.workDir, "work-dir", "", "directory for the NATS stores and the processes' logs (default: a new temporary one)")
@@ -120,7 +121,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	h := &harness{opt: o, sc: fullScale, stderr: stderr, began: time.Now(),
+	h := &harness{opt: o, sc: fullScale, stderr: stderr, began: time.Now(), load0: loadAvg(),
 		nonce: strconv.FormatInt(time.Now().UnixNano()%1e9, 36)}
 	if o.quick {
 		h.sc = quickScale

@@ -66,7 +66,7 @@ func (h *harness) markdown(w io.Writer, pngs []string) {
 	p("")
 	p("## Machine")
 	p("")
-	for _, l := range machine() {
+	for _, l := range machine(h.load0) {
 		p("- %s", l)
 	}
 	p("")
@@ -115,8 +115,17 @@ func (h *harness) markdown(w io.Writer, pngs []string) {
 	}
 }
 
+// loadAvg returns the 1, 5 and 15 minute load averages.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], ", ")
+	}
+	return "unknown"
+}
+
 // machine describes the host.
-func machine() []string {
+func machine(load0 string) []string {
 	cpu := "unknown"
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
@@ -134,13 +143,13 @@ func machine() []string {
 		}
 	}
 	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
-	load, _ := os.ReadFile("/proc/loadavg")
 	return []string{
 		"CPU: " + cpu,
 		fmt.Sprintf("cores: %d (GOMAXPROCS %d)", runtime.NumCPU(), runtime.GOMAXPROCS(0)),
 		"memory: " + mem,
 		"kernel: Linux " + strings.TrimSpace(string(kernel)),
-		"load average when the report was written (1, 5, 15 min): " + strings.Join(strings.Fields(string(load))[:3], ", "),
+		"load average (1, 5, 15 min) at the start: " + load0 + "; at the end: " + loadAvg() +
+			" (the machine is shared: other work ran beside this one)",
 	}
 }
 
