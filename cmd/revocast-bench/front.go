@@ -96,5 +96,7 @@ func (h *harness) measureFront(ctx context.Context) error {
 	}
 	h.add(row{measure: m + ": front CPU per revocation", figure: us(perRev), baseline: "—", ratio: "—",
 		target: "—", met: "—"})
+	f.stop() // its log is complete
+	h.phaseRow(m, f.logPath)
 	return nil
 }
