@@ -117,7 +117,7 @@ func drawReplay(r *replayed, path string) error {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("cold replay of %s revocations", count(r.n))
 	p.X.Label.Text = "seconds since start"
-	p.Y.Label.Text = "revocations"
+	p.Y.Label.Text = "revocations (thousands)"
 	p.Add(plotter.NewGrid())
 	p.Legend.Top, p.Legend.Left = false, false
 	p.Legend.YOffs = vg.Centimeter
@@ -133,7 +133,7 @@ func drawReplay(r *replayed, path string) error {
 		}
 		xy := make(plotter.XYs, len(s.pts))
 		for k, pt := range s.pts {
-			xy[k] = plotter.XY{X: pt.at.Seconds(), Y: pt.n}
+			xy[k] = plotter.XY{X: pt.at.Seconds(), Y: pt.n / 1000}
 		}
 		l, err := plotter.NewLine(xy)
 		if err != nil {

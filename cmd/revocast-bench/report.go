@@ -54,9 +54,10 @@ func (h *harness) markdown(w io.Writer, pngs []string) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
 	p("# revocast benchmarks")
 	p("")
-	p("Written by `make bench` (`cmd/revocast-bench`) on %s, in %s. Every figure stands beside its baseline measured in the same",
-		h.began.UTC().Format("2006-01-02 15:04 MST"), secs(time.Since(h.began)))
-	p("run on the same machine: absolute times on this shared 2-core host move by 40–70%% with its load, ratios much less.")
+	p("Written by `make bench` (`cmd/revocast-bench`) on %s, in %s.", h.began.UTC().Format("2006-01-02 15:04 MST"),
+		secs(time.Since(h.began)))
+	p("Every figure stands beside its baseline measured in the same run on the same machine: absolute times on this")
+	p("shared 2-core host move by 40–70%% with its load, ratios much less.")
 	p("Everything runs on loopback: an embedded NATS server (JetStream, file storage) in the harness, every revocast component")
 	p("as its own process of the real binary with its own NATS identity, redis-server as a process, and the load generator in the harness.")
 	if h.opt.quick {
