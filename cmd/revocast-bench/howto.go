@@ -42,10 +42,11 @@ func (h *harness) howTo() []string {
 			"(open loop); %d more sidecars are started; requests sent from that moment until 1 s after the front counted them "+
 			"all live are counted if they took ≥ 0.95 s or their answer holds a `timeout_exception`.", s.stallRate, s.stallJoin),
 		fmt.Sprintf("**rival under fault**: %s revocations at %d/s, one after another, each retried every 50 ms until its bus "+
-			"accepts it; halfway, the bus is stopped for %s and started again (the embedded NATS server on the same port and "+
+			"accepts it (a 200 from the front, each attempt cut after 15 s; a PUBLISH answered), for at most 40 s; halfway, the bus is stopped for %s and started again (the embedded NATS server on the same port and "+
 			"store; redis-server on the same port). revocast: the front and one sidecar, then `GET /v1/check` of every token. "+
 			"Rival: `PUBLISH` of each hash to a channel, read by a go-redis `SUBSCRIBE` client that adds each hash to a local set "+
-			"and, after an error, reconnects and subscribes again (backoff 100 ms to 1 s); then the set is counted.",
+			"and, after an error, reconnects and subscribes again (backoff 100 ms to 1 s); then the set is counted. The target: "+
+			"revocast denies every revocation its front accepted.",
 			count(s.faultN), s.faultRate, s.faultDown),
 	}
 }
