@@ -124,6 +124,9 @@ func (c *Core) Revoke(ctx context.Context, req Request) (Result, error) {
 		wait = c.tracker.Begin(res.RequestID)
 	}
 	stored := c.store.Append(ctx, evs.entries)
+	if wait != nil {
+		wait.Stored(c.cfg.PropagationTimeout) // which stream they are in, read while the ledger is written
+	}
 	tokensStored, rulesStored := 0, 0
 	var lastSeq uint64 // the request's last event in the stream: what sidecars must reach
 	var firstErr error

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -226,22 +227,26 @@ func (s *JetStreamStore) publishRound(ctx context.Context, entries []Entry, todo
 		msgs[k] = m
 	}
 	acks := s.pipe.PublishAll(ctx, msgs)
-	var retry []int
+	var retry, conflicts []int
 	for k, i := range todo {
 		err := acks[k].Err
 		if err == nil {
 			out[i] = Outcome{Status: Stored, Seq: acks[k].Seq}
 			continue
 		}
-		o, classified := s.classify(ctx, &entries[i], err, attempt)
-		if classified {
-			out[i] = o
-			continue
-		}
 		lastErr[i] = err
-		retry = append(retry, i)
+		switch classify(err, attempt) {
+		case stored:
+			out[i] = Outcome{Status: Stored}
+		case present:
+			out[i] = Outcome{Status: AlreadyPresent}
+		case ownedOrPresent:
+			conflicts = append(conflicts, i)
+		default:
+			retry = append(retry, i)
+		}
 	}
-	return retry
+	return append(retry, s.resolveConflicts(ctx, entries, conflicts, out)...)
 }
 
 // ownHeader carries the message id of a write-only-if-absent entry. The
@@ -263,37 +268,88 @@ func ttlHeader(d time.Duration) string {
 	return strconv.FormatInt(int64(d/time.Second), 10) + "s"
 }
 
-// classify decides what a publish error means: already present, ours after
-// all, or a transient failure to retry (classified false).
-func (s *JetStreamStore) classify(ctx context.Context, e *Entry, err error, attempt int) (Outcome, bool) {
+// verdict is what a publish error means.
+type verdict int
+
+const (
+	transient      verdict = iota // retry
+	stored                        // our own retry, being stored
+	present                       // the subject holds someone else's message
+	ownedOrPresent                // the subject holds a message: ours from an earlier attempt, or someone else's
+)
+
+// classify decides what a publish error means.
+func classify(err error, attempt int) verdict {
 	var apiErr *jetstream.APIError
 	if !errors.As(err, &apiErr) {
-		return Outcome{}, false
+		return transient
 	}
 	switch apiErr.ErrorCode {
 	case errCodeDuplicateInProcess:
-		return Outcome{Status: Stored}, true
+		return stored
 	case errCodeWrongLastSeq, errCodeWrongLastSeqConstant:
 		if attempt == 1 {
 			// The message id is unique to this request: on a first attempt
 			// the message on the subject can only be someone else's.
-			return Outcome{Status: AlreadyPresent}, true
+			return present
 		}
 		// An earlier attempt of ours may have been stored with its
 		// acknowledgement lost: the server checks the expected sequence
 		// before the message id, so our own retry looks like a conflict.
-		st, gerr := s.js.Stream(ctx, e.Stream)
-		if gerr != nil {
-			return Outcome{}, false
-		}
-		m, gerr := st.GetLastMsgForSubject(ctx, e.Subject)
-		if gerr != nil {
-			return Outcome{}, false
-		}
-		if m.Header.Get(idHeader(e)) == e.MsgID {
-			return Outcome{Status: Stored, Seq: m.Sequence}, true
-		}
-		return Outcome{Status: AlreadyPresent}, true
+		return ownedOrPresent
 	}
-	return Outcome{}, false
+	return transient
+}
+
+// conflictReaders bounds the reads resolveConflicts makes at once.
+const conflictReaders = 32
+
+// resolveConflicts reads the message on each conflicting entry's subject:
+// the entry is stored if it carries the entry's id, else already present.
+// The reads run concurrently on one stream handle per stream: a retry after
+// a slow round can conflict on hundreds of ledger marks, and reading them
+// one after another (a stream lookup and a read each) outlasted the publish
+// timeout under load. It returns the entries to retry (unreadable).
+func (s *JetStreamStore) resolveConflicts(ctx context.Context, entries []Entry, conflicts []int, out []Outcome) []int {
+	if len(conflicts) == 0 {
+		return nil
+	}
+	streams := map[string]jetstream.Stream{}
+	var retry []int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, conflictReaders)
+	for _, i := range conflicts {
+		e := &entries[i]
+		st, ok := streams[e.Stream]
+		if !ok {
+			var err error
+			if st, err = s.js.Stream(ctx, e.Stream); err != nil {
+				st = nil
+			}
+			streams[e.Stream] = st
+		}
+		if st == nil {
+			retry = append(retry, i)
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			m, err := st.GetLastMsgForSubject(ctx, e.Subject)
+			switch {
+			case err != nil:
+				mu.Lock()
+				retry = append(retry, i)
+				mu.Unlock()
+			case m.Header.Get(idHeader(e)) == e.MsgID:
+				out[i] = Outcome{Status: Stored, Seq: m.Sequence}
+			default:
+				out[i] = Outcome{Status: AlreadyPresent}
+			}
+		}()
+	}
+	wg.Wait()
+	return retry
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/revocast/revocast/events"
@@ -38,6 +39,10 @@ type TrackerConfig struct {
 	OnLive      func(n int)
 	OnConflicts func(ids []string)
 	OnRefused   func()
+	// Stream is the revocation stream: a request's confirmations count
+	// only in the stream its events were stored in, read after they were
+	// (see Wait.Stored). Empty: in the one SetEpoch last recorded.
+	Stream string
 }
 
 // Tracker knows the live sidecars from their heartbeats, follows how far
@@ -56,7 +61,8 @@ type Tracker struct {
 	conflicts []string
 	refusedAt time.Time // last log of a refused id
 
-	epoch atomic.Int64 // the stream's creation (Unix ns) as this front knows it; 0: unknown
+	epoch  atomic.Int64 // the stream's creation (Unix ns) as this front knows it; 0: unknown
+	epochs *epochReader // nil without cfg.Stream
 
 	subs []*nats.Subscription
 	msgs chan *nats.Msg
@@ -88,6 +94,13 @@ func NewTracker(nc *nats.Conn, cfg TrackerConfig, log zerolog.Logger) (*Tracker,
 	}
 	t := &Tracker{nc: nc, cfg: cfg, log: log, sidecars: map[string]*sidecar{}, waits: map[string]*Wait{},
 		msgs: make(chan *nats.Msg, 1<<16), stop: make(chan struct{}), done: make(chan struct{})}
+	if cfg.Stream != "" {
+		js, err := jetstream.New(nc)
+		if err != nil {
+			return nil, fmt.Errorf("tracker: %w", err)
+		}
+		t.epochs = &epochReader{js: js, stream: cfg.Stream}
+	}
 	// One channel for the subscriptions, read by one goroutine: the client
 	// fills it in the order messages arrive, so a sidecar's failure report
 	// is handled before the watermark it sent after it.

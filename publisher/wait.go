@@ -1,6 +1,7 @@
 package publisher
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"time"
@@ -30,6 +31,9 @@ type Wait struct {
 	epoch     int64
 	expected  []string
 	changed   chan struct{}
+	// stored receives the epoch of the stream the request's events are
+	// in (-1: it could not be read) once Stored was called; nil before.
+	stored chan int64
 
 	mu       sync.Mutex
 	failures map[string][]events.Failure // per sidecar
@@ -50,6 +54,25 @@ func (w *Wait) add(id string, fs []events.Failure) {
 	w.poke()
 }
 
+// Stored says the request's events are acknowledged: which stream they are
+// in is read now (within timeout), and only watermarks of that stream
+// confirm them. Without a tracker Stream, the epoch Begin saw is used.
+func (w *Wait) Stored(timeout time.Duration) {
+	if w.t.epochs == nil {
+		return
+	}
+	w.stored = make(chan int64, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		e := w.t.epochs.after(ctx)
+		if e == 0 {
+			e = -1 // unknown: nothing confirms
+		}
+		w.stored <- e
+	}()
+}
+
 // Finish waits up to timeout until every expected sidecar has applied the
 // stream up to seq (the request's last event), then stops collecting and
 // returns a Detail per reported failure, per sidecar that did not get there
@@ -66,28 +89,34 @@ func (w *Wait) Finish(seq uint64, timeout time.Duration) []Detail {
 	}
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
+	epoch, stored := w.epoch, w.stored
 	for {
-		late, conflicts := w.pending(seq)
+		late, conflicts := w.pending(seq, epoch, stored == nil)
 		if len(late) == 0 {
 			return w.details(nil, conflicts, timeout)
 		}
 		select {
 		case <-w.changed:
+		case epoch = <-stored:
+			stored = nil
 		case <-timer.C:
 			return w.details(late, conflicts, timeout)
 		}
 	}
 }
 
-// pending returns the expected sidecars that have not confirmed seq, and
-// those that cannot, being run by several instances.
-func (w *Wait) pending(seq uint64) (late, conflicts []string) {
+// pending returns the expected sidecars that have not confirmed seq of the
+// stream of epoch (none has while the epoch is not known), and those that
+// cannot, being run by several instances.
+func (w *Wait) pending(seq uint64, epoch int64, known bool) (late, conflicts []string) {
 	w.t.mu.Lock()
 	defer w.t.mu.Unlock()
 	now := time.Now()
 	for _, id := range w.expected {
-		ok, conflict := w.t.confirmedLocked(id, seq, w.epoch, now)
+		ok, conflict := w.t.confirmedLocked(id, seq, epoch, now)
 		switch {
+		case !known && !conflict:
+			late = append(late, id)
 		case conflict:
 			conflicts = append(conflicts, id)
 		case !ok:

@@ -51,8 +51,6 @@ func (s *Subscriber) Status() Status {
 	}
 	if p := s.streamProblem.Load(); p != nil {
 		st.Problems = append(st.Problems, *p)
-	} else if s.streamMissing.Load() {
-		st.Problems = append(st.Problems, "the revocation stream does not exist")
 	}
 	if err := s.cache.Health(); err != nil {
 		st.Problems = append(st.Problems, err.Error())

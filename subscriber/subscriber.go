@@ -74,11 +74,10 @@ type Subscriber struct {
 	lostSince    atomic.Int64 // Unix ns of the first loss
 	lossRebuilds atomic.Int64 // rebuilds in a row that started after a loss
 
-	rebuild       chan string   // a reason: stop following, reset, replay from the start
-	resume        chan string   // a reason: re-create the consumer after the last applied sequence
-	gen           atomic.Uint64 // the consumer deliveries are accepted from
-	nextConsSeq   atomic.Uint64 // the consumer sequence expected next
-	streamMissing atomic.Bool
+	rebuild       chan string            // a reason: stop following, reset, replay from the start
+	resume        chan string            // a reason: re-create the consumer after the last applied sequence
+	gen           atomic.Uint64          // the consumer deliveries are accepted from
+	nextConsSeq   atomic.Uint64          // the consumer sequence expected next
 	streamProblem atomic.Pointer[string] // why the stream cannot be read now; nil: it can
 
 	// Unix ns until which checks consult legacy (schema version 1) token
@@ -187,6 +186,11 @@ func (s *Subscriber) follow(ctx context.Context) error {
 		case errors.As(err, &rb):
 			return err
 		case errors.As(err, &rs):
+			// A consumer lost with its stream must not be re-created on
+			// the next one after the old sequence: check the stream first.
+			if reason := s.streamChanged(ctx); reason != "" {
+				return rebuildError{reason}
+			}
 			s.m.resumes.Inc()
 			s.log.Warn().Str("reason", rs.reason).Uint64("applied_seq", s.applied.Load()).
 				Msg("re-creating the consumer after the last applied sequence")
@@ -285,6 +289,11 @@ func (s *Subscriber) waitForStream(ctx context.Context) (jetstream.Stream, error
 func (s *Subscriber) maintain(ctx context.Context) error {
 	tick := time.NewTicker(s.cfg.HeartbeatInterval)
 	defer tick.Stop()
+	// Back on NATS after a disconnection, the stream may be another one
+	// (a server restarted on an empty volume) and deliveries may have been
+	// lost on the way: check and resume at once, not a heartbeat later.
+	connected := s.nc.StatusChanged(nats.CONNECTED)
+	defer s.nc.RemoveStatusListener(connected)
 	lastPrune := time.Now()
 	for {
 		select {
@@ -294,6 +303,11 @@ func (s *Subscriber) maintain(ctx context.Context) error {
 			return rebuildError{reason}
 		case reason := <-s.resume:
 			return resumeError{reason}
+		case <-connected:
+			if reason := s.streamChanged(ctx); reason != "" {
+				return rebuildError{reason}
+			}
+			return resumeError{"reconnected to NATS"}
 		case <-tick.C:
 		}
 		if reason := s.streamChanged(ctx); reason != "" {
@@ -312,21 +326,24 @@ func (s *Subscriber) maintain(ctx context.Context) error {
 }
 
 // streamChanged returns why the stream is not the one this sidecar
-// replayed ("" when it is): deleted and re-created (another creation
+// replayed ("" when it is): gone, deleted and re-created (another creation
 // time, which is also what NATS losing its volume looks like), or holding
 // less than was applied. An ordered consumer would carry on after its old
 // sequence and skip the new stream's first revocations; a rebuild replays
-// it from the start. A stream that is missing is waited for: nothing new
-// can be stored meanwhile, and the sidecar turns stale.
+// it from the start. A stream that is gone comes back as another one, at a
+// moment the sidecar learns only later: it fails closed at once (not ready)
+// rather than vouch for a stream that no longer exists, and replays the
+// next one when it is there.
 func (s *Subscriber) streamChanged(ctx context.Context) string {
+	// What was applied before the question is in the stream the answer
+	// describes; read after it, a message stored and applied meanwhile
+	// looked like a stream that lost it, and rebuilt a sidecar under load.
+	applied := s.applied.Load()
 	c, cancel := context.WithTimeout(ctx, s.cfg.HeartbeatInterval)
 	defer cancel()
 	st, err := s.js.Stream(c, s.cfg.Stream)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		if s.streamMissing.CompareAndSwap(false, true) {
-			s.log.Error().Str("stream", s.cfg.Stream).Msg("the revocation stream is gone: waiting for it, failing closed once stale")
-		}
-		return ""
+		return "the revocation stream is gone"
 	}
 	if err != nil {
 		// Unreachable or JetStream down (a full disk, no meta leader): said
@@ -342,15 +359,12 @@ func (s *Subscriber) streamChanged(ctx context.Context) string {
 		s.log.Info().Str("stream", s.cfg.Stream).Msg("the revocation stream is available again")
 	}
 	info := st.CachedInfo()
-	missing := s.streamMissing.Swap(false)
 	switch {
 	case info.Created.UnixNano() != s.epoch.Load():
 		return fmt.Sprintf("the stream was re-created (created %s, replayed one created %s)",
 			info.Created.UTC().Format(time.RFC3339Nano), time.Unix(0, s.epoch.Load()).UTC().Format(time.RFC3339Nano))
-	case info.State.LastSeq < s.applied.Load():
-		return fmt.Sprintf("the stream's last sequence %d is below the %d applied", info.State.LastSeq, s.applied.Load())
-	case missing:
-		s.log.Info().Str("stream", s.cfg.Stream).Msg("the revocation stream is back")
+	case info.State.LastSeq < applied:
+		return fmt.Sprintf("the stream's last sequence %d is below the %d applied", info.State.LastSeq, applied)
 	}
 	return ""
 }

@@ -68,7 +68,7 @@ func newFront(c commonOpts, o pubOpts, cfg *config, extra []auth.Credential, nc,
 		MaxSidecars: o.maxSidecars,
 		OnLive:      func(n int) { m.LiveSubscribers.Set(float64(n)) },
 		OnConflicts: func(ids []string) { m.SidecarConflicts.Set(float64(len(ids))) },
-		OnRefused:   func() { m.SidecarsRefused.Inc() }}, log)
+		OnRefused:   func() { m.SidecarsRefused.Inc() }, Stream: c.stream}, log)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -32,12 +33,40 @@ const (
 // realm has none of its own, so a token registered before an upgrade keeps
 // its details until it expires (at most --max-token-lifetime later). The
 // fallback read can go once every front has run this version that long.
+//
+// A reply can be lost (a dropped acknowledgement, a server failing over)
+// and is not waited for past lookupAttempt: the read is retried with
+// backoff until the store's timeout.
 func (s *Store) Lookup(ctx context.Context, sum events.Sum, realms []string) ([]publisher.Record, error) {
-	if len(realms) == 0 {
-		return s.lookupEverywhere(ctx, sum)
-	}
 	if len(realms) > maxLookupRealms {
 		return nil, fmt.Errorf("registry lookup: %d realms, at most %d", len(realms), maxLookupRealms)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	bo := backoff.NewExponentialBackOff(backoff.WithInitialInterval(50*time.Millisecond),
+		backoff.WithMaxInterval(time.Second), backoff.WithMaxElapsedTime(0))
+	for {
+		actx, acancel := context.WithTimeout(ctx, lookupAttempt)
+		out, err := s.lookupOnce(actx, sum, realms)
+		acancel()
+		if err == nil {
+			return out, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(bo.NextBackOff()):
+		}
+	}
+}
+
+// lookupAttempt bounds one attempt of a Lookup: a get takes about 70 µs, a
+// watch over 100,000 tokens about 2 ms.
+const lookupAttempt = 500 * time.Millisecond
+
+func (s *Store) lookupOnce(ctx context.Context, sum events.Sum, realms []string) ([]publisher.Record, error) {
+	if len(realms) == 0 {
+		return s.lookupEverywhere(ctx, sum)
 	}
 	now := time.Now()
 	var out []publisher.Record
@@ -133,7 +162,10 @@ func (s *Store) watchEverywhere(ctx context.Context, sum events.Sum) ([]publishe
 	if err != nil {
 		return nil, fmt.Errorf("registry lookup: %w", err)
 	}
-	defer func() { _ = w.Stop() }()
+	// Stopping deletes the watch's consumer and waits for the answer up to
+	// the client's JetStream timeout (5 s), whatever ctx says: a lost
+	// answer must not hold the request, so it stops on its own.
+	defer func() { go func() { _ = w.Stop() }() }()
 	now := time.Now()
 	var out []publisher.Record
 	for {
@@ -186,7 +218,10 @@ func (s *Store) Find(ctx context.Context, sc publisher.Scope) ([]publisher.Recor
 	if err != nil {
 		return nil, fmt.Errorf("registry find: %w", err)
 	}
-	defer func() { _ = w.Stop() }()
+	// Stopping deletes the watch's consumer and waits for the answer up to
+	// the client's JetStream timeout (5 s), whatever ctx says: a lost
+	// answer must not hold the request, so it stops on its own.
+	defer func() { go func() { _ = w.Stop() }() }()
 	now := time.Now()
 	var out []publisher.Record
 	seen := map[events.Sum]bool{}
