@@ -36,6 +36,8 @@ OPENID_CLIENT := publisher/rfc7009/testdata/openid-client
 # (go.dev/issue/75804, fixed in Go 1.27); a count has no deadline to race.
 FUZZTIME ?= 30000x
 BENCHTIME ?= 1s
+# Extra flags of make bench's harness, e.g. BENCHFLAGS='--only front,check' or '--quick'.
+BENCHFLAGS ?=
 
 # Tests the race detector cannot run (files tagged //go:build !race: memory
 # ceilings, allocation counts, timing distributions, bulk work) run in a
@@ -47,7 +49,7 @@ NORACE_TESTS := $(shell grep -h '^func Test' $(NORACE_FILES) /dev/null | sed 's/
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 IMAGE ?= localhost/revocast:$(VERSION)
 
-.PHONY: help run test unit norace deps fuzz bench build static image lint clean
+.PHONY: help run test unit norace deps fuzz bench bench-go build static image lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
@@ -76,7 +78,15 @@ fuzz: ## run every fuzz target for FUZZTIME executions (default 30000x; FUZZTIME
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
 
-bench: ## benchmarks: cache, check, revoke-to-enforced p50/p99 with two sidecars, registry 100k figures
+bench: build ## every figure of issue 11 beside its baseline, measured in one run (<= 10 min, loopback only): docs/benchmarks.md and its plots
+	@command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || { \
+		echo "make bench: installing redis-server (Debian's package) for the Redis baselines"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; } || \
+		echo "make bench: could not install redis-server (not root?): the Redis baselines will say not measured"; }
+	$(GO) build -o bin/revocast-bench ./cmd/revocast-bench
+	./bin/revocast-bench --bin ./bin/revocast --out docs $(BENCHFLAGS)
+
+bench-go: ## the packages' go-test benchmarks: cache, check, replay, revoke-to-enforced, publish, registry 100k
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem ./cache/
 	$(GO) test -run '^$$' -bench '^BenchmarkCheck' -benchtime $(BENCHTIME) -benchmem ./subscriber/
 	$(GO) test -run '^$$' -bench '^BenchmarkReplay' -benchtime 1x ./subscriber/
