@@ -93,15 +93,10 @@ func (s *Subscriber) gate() (Decision, bool) {
 	return Decision{Stale: stale || !healthy}, true
 }
 
-func (s *Subscriber) count(d Decision) Decision {
-	switch d.Verdict {
-	case Allowed:
-		s.m.allowed.Inc()
-	case Revoked:
-		s.m.revoked.Inc()
-	default:
-		s.m.unavailable.Inc()
-	}
+// count counts d on the stripe a byte of the token's hash picks (0 when
+// there is none).
+func (s *Subscriber) count(d Decision, stripe byte) Decision {
+	s.m.checks.inc(d.Verdict, stripe)
 	return d
 }
 
@@ -113,28 +108,28 @@ func (s *Subscriber) count(d Decision) Decision {
 func (s *Subscriber) Check(token string) Decision {
 	d, ok := s.gate()
 	if !ok {
-		return s.count(d)
+		return s.count(d, 0)
 	}
 	sum, form := events.TokenKeyForm(token)
 	if s.revokedSum(sum) {
 		d.Verdict, d.Reason = Revoked, reasonToken
-		return s.count(d)
+		return s.count(d, sum[1])
 	}
 	if form != events.FormJWS {
-		return s.count(d)
+		return s.count(d, sum[1])
 	}
 	now := time.Now().UnixNano()
 	if s.legacyUntil.Load() > now && s.revokedSum(events.LegacyTokenKey(token)) {
 		d.Verdict, d.Reason = Revoked, reasonToken
-		return s.count(d)
+		return s.count(d, sum[1])
 	}
 	byJTI := s.jtiUntil.Load() > now
 	if !byJTI && s.rules.Len() == 0 {
-		return s.count(d)
+		return s.count(d, sum[1])
 	}
 	c, err := jwtclaims.Parse(token)
 	if err != nil {
-		return s.count(d)
+		return s.count(d, sum[1])
 	}
 	cl := Claims{Issuer: c.Issuer, Subject: c.Subject, Client: c.Client, JTI: c.JTI, Session: c.Session, IssuedAt: c.IssuedAt}
 	if len(s.cfg.UserClaims) > 0 {
@@ -145,7 +140,7 @@ func (s *Subscriber) Check(token string) Decision {
 			cl.Subject, _ = jwtclaims.Claim(token, name)
 		}
 	}
-	return s.count(s.matchClaims(d, &cl, byJTI))
+	return s.count(s.matchClaims(d, &cl, byJTI), sum[1])
 }
 
 // matchClaims applies the JWT ID revocations and the issued-before rules.
@@ -175,16 +170,16 @@ func (s *Subscriber) matchClaims(d Decision, c *Claims, byJTI bool) Decision {
 func (s *Subscriber) CheckSum(sum events.Sum, claims *Claims) Decision {
 	d, ok := s.gate()
 	if !ok {
-		return s.count(d)
+		return s.count(d, 0)
 	}
 	if s.revokedSum(sum) {
 		d.Verdict, d.Reason = Revoked, reasonToken
-		return s.count(d)
+		return s.count(d, sum[1])
 	}
 	if claims != nil {
 		d = s.matchClaims(d, claims, s.jtiUntil.Load() > time.Now().UnixNano())
 	}
-	return s.count(d)
+	return s.count(d, sum[1])
 }
 
 func (s *Subscriber) revokedSum(sum events.Sum) bool {

@@ -5,7 +5,7 @@ import (
 )
 
 type metrics struct {
-	allowed, revoked, unavailable prometheus.Counter
+	checks                        *checkCounts
 	appliedTokens, appliedRules   prometheus.Counter
 	undecodable                   prometheus.Counter
 	clamped                       prometheus.Counter
@@ -22,17 +22,13 @@ func boolGauge(b bool) float64 {
 }
 
 func newMetrics(reg prometheus.Registerer, s *Subscriber) *metrics {
-	checks := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "revocast_subscriber_checks_total",
-		Help: "Checks answered, by result (allowed, revoked, unavailable).",
-	}, []string{"result"})
+	checks := newCheckCounts()
 	applied := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "revocast_subscriber_events_applied_total",
 		Help: "Revocation events applied, by kind (token, rule).",
 	}, []string{"kind"})
 	m := &metrics{
-		allowed: checks.WithLabelValues("allowed"), revoked: checks.WithLabelValues("revoked"),
-		unavailable:   checks.WithLabelValues("unavailable"),
+		checks:        checks,
 		appliedTokens: applied.WithLabelValues("token"), appliedRules: applied.WithLabelValues("rule"),
 		undecodable: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "revocast_subscriber_undecodable_events_total",
