@@ -5,13 +5,13 @@ import (
 )
 
 type metrics struct {
-	checks                        *checkCounts
-	appliedTokens, appliedRules   prometheus.Counter
-	undecodable                   prometheus.Counter
-	clamped                       prometheus.Counter
-	rebuilds, lost, resumes       prometheus.Counter
-	targetSeq                     prometheus.Gauge
-	lag                           prometheus.Histogram
+	checks                      *checkCounts
+	appliedTokens, appliedRules prometheus.Counter
+	undecodable                 prometheus.Counter
+	clamped                     prometheus.Counter
+	rebuilds, lost, resumes     prometheus.Counter
+	targetSeq                   prometheus.Gauge
+	lag                         prometheus.Histogram
 }
 
 func boolGauge(b bool) float64 {
