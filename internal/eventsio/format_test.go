@@ -181,3 +181,21 @@ func FuzzParseRecord(f *testing.F) {
 		}
 	})
 }
+
+// A failed import says how far it got; seen: a file that was not an export
+// at all failed on its first line and said "every line up to 1 is stored".
+func TestImportErrorSaysWhatWasStored(t *testing.T) {
+	for _, c := range []struct {
+		e    ImportError
+		want string
+	}{
+		{ImportError{Line: 1, LastStoredLine: 1, Err: ErrFormat}, "line 1: " + ErrFormat.Error() + " (nothing was stored)"},
+		{ImportError{Line: 2, LastStoredLine: 1, Err: ErrFormat}, "line 2: " + ErrFormat.Error() + " (nothing was stored)"},
+		{ImportError{Line: 19, LastStoredLine: 11, Err: ErrFormat}, "line 19: " + ErrFormat.Error() + " (every line up to 11 is stored)"},
+		{ImportError{Line: 0, LastStoredLine: 5000, Err: ErrFormat}, ErrFormat.Error() + " (every line up to 5000 is stored)"},
+	} {
+		if got := c.e.Error(); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.e, got, c.want)
+		}
+	}
+}

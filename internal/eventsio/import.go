@@ -76,9 +76,24 @@ type ImportError struct {
 
 func (e *ImportError) Error() string {
 	if e.Line > 0 {
-		return fmt.Sprintf("line %d: %v (every line up to %d is stored)", e.Line, e.Err, e.LastStoredLine)
+		return fmt.Sprintf("line %d: %v (%s)", e.Line, e.Err, e.stored())
 	}
-	return fmt.Sprintf("%v (every line up to %d is stored)", e.Err, e.LastStoredLine)
+	return fmt.Sprintf("%v (%s)", e.Err, e.stored())
+}
+
+// stored says how far the import got. Line 1 is the header, which stores
+// nothing: a failure there, or before the first revocation was stored, says
+// so instead of "every line up to 1 is stored" (seen on a file that was not
+// an export at all).
+func (e *ImportError) stored() string {
+	last := e.LastStoredLine
+	if e.Line > 0 && last >= e.Line {
+		last = e.Line - 1
+	}
+	if last <= 1 {
+		return "nothing was stored"
+	}
+	return fmt.Sprintf("every line up to %d is stored", last)
 }
 
 func (e *ImportError) Unwrap() error { return e.Err }
