@@ -23,8 +23,14 @@ func (h *harness) howTo() []string {
 			"confirmed), %d revocations/s sent open-loop (each on its own goroutine, whatever the others do) for %s, first with "+
 			"%d sidecars (the baseline), then with %d. Client view: each request's latency. Sidecar side: the sidecars' "+
 			"`revocast_subscriber_revoke_to_applied_seconds` histograms (scraped before and after, summed; quantiles interpolated "+
-			"within buckets as Prometheus does). CPU: every sidecar's utime+stime over the round divided by sidecars × revocations.",
-			s.enforceRate, s.enforceDur, s.enforceFew, s.enforceMany),
+			"within buckets as Prometheus does). CPU: every sidecar's utime+stime over the round divided by sidecars × revocations. "+
+			"Its baseline, a round before any sidecar starts: %d bare JetStream consumers (the harness's binary re-executed, one "+
+			"process each, with sidecar credentials minted for its name and the sidecar's consumer: named after it, no acks, memory "+
+			"storage, one replica, from the sequence after the stream's last, pulled by 16 MiB with a 10 s expiry and 2 s "+
+			"heartbeats) that count and discard every message, fed by the same front at the same rate for the same time; their "+
+			"utime+stime from the end of the warm-up until each received the stream's last message, divided by consumers × "+
+			"revocations (the messages each received per revocation are shown).",
+			s.enforceRate, s.enforceDur, s.enforceFew, s.enforceMany, s.enforceMany),
 		fmt.Sprintf("**cold replay**: %s revocations stored as batch events (as above); a new sidecar process with the default "+
 			"capacity, timed from its start to the first 200 of `/readyz` (polled every 10 ms); its entries read from `/metrics` "+
 			"every 50 ms for the plot. Baseline: an ordered consumer (nats.go `jetstream`) reading every message of the same stream "+
