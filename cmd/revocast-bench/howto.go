@@ -17,6 +17,9 @@ func (h *harness) howTo() []string {
 			"`GET /v1/check` with `Authorization: Bearer <token>`, half of the tokens revoked (401), half not (204), for %s; "+
 			"baseline: redis-server (no persistence) holding the same keys (`deny:<sha256 hex>` with a TTL), the same clients "+
 			"hashing the token and asking `EXISTS` through go-redis (a pool of %d connections). Wrong answers count as failures. "+
+			"Second baseline: the same clients sending the same requests to an empty net/http server (the harness's binary "+
+			"re-executed as its own process, the sidecar's server timeouts and header limit, a handler that only answers 204), "+
+			"what net/http and the load itself cost per request. The three alternate in two rounds after a warm-up. "+
 			"In-process: `subscriber.New` on the same stream, `Subscriber.Check` under `testing.Benchmark` with `RunParallel`.",
 			count(s.checkRevoked), s.checkClients, s.checkDur, s.checkClients),
 		fmt.Sprintf("**revoke→enforced**: a front with the default propagation wait (it answers after every live sidecar "+

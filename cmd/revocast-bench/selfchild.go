@@ -9,7 +9,8 @@ import (
 )
 
 // Some baselines are processes of the harness's own binary: a bare
-// JetStream consumer beside the sidecars' CPU. A process rather than a goroutine, since the
+// JetStream consumer beside the sidecars' CPU, an empty net/http server
+// beside the sidecar's check. A process rather than a goroutine, since the
 // component each stands beside is a process of its own: its CPU is read
 // from /proc the same way and it does not share the harness's scheduler.
 //
@@ -24,6 +25,7 @@ const childEnv = "REVOCAST_BENCH_CHILD"
 // childModes are the baseline processes, by mode.
 var childModes = map[string]func(args []string) error{
 	rawConsumerMode: rawConsumerMain,
+	emptyHTTPMode:   emptyHTTPMain,
 }
 
 func init() {
