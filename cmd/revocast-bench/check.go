@@ -146,6 +146,9 @@ func (h *harness) measureCheck(ctx context.Context) error {
 	h.add(row{measure: me, figure: perSec(hr.rate()) + " checks", baseline: eBase, ratio: eRatio, target: "—", met: "—"})
 	h.add(row{measure: me + ": p50 / p99", figure: ms(pct(hr.lat, .5)) + " / " + ms(pct(hr.lat, .99)), baseline: eLat,
 		ratio: "—", target: "—", met: "—"})
+	if viaRedis != nil && viaEmpty != nil && hr.rate() < rr.rate() {
+		h.boundCheck(hr.rate(), rr.rate(), er.rate())
+	}
 
 	side.stop() // the in-process check runs alone
 	if empty != nil {

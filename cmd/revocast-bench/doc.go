@@ -32,8 +32,10 @@
 //
 // The bare consumers and the empty handler are this binary re-executed in
 // a hidden mode (selfchild.go). Progress goes to standard error; the
-// table to standard output and docs/benchmarks.md. --quick runs every
-// measure with small counts (the package's test does, so CI keeps the
-// harness working); --only selects measures. The redis baselines need redis-server (Debian's package; make
+// table, and a Bounds section (what bounds each missed target, where a
+// baseline of the same run shows it), to standard output and
+// docs/benchmarks.md. --quick runs every measure with small counts (the
+// package's test does, so CI keeps the harness working); --only selects
+// measures. The redis baselines need redis-server (Debian's package; make
 // bench installs it): without it they are reported as not measured.
 package main
