@@ -51,6 +51,7 @@ func TestQuickRunEndToEnd(t *testing.T) {
 	report := string(md)
 	for _, want := range []string{"## Machine", "## Versions", "## Commands", "| measure | figure |",
 		"front: ES single-token", "check: `GET /v1/check`", "in-process `Subscriber.Check`", "revoke→enforced",
+		"empty handler", "bare JetStream consumers",
 		"cold replay", "memory per live revocation", "revoke a user", "start-up stall", "rival under fault"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("the report lacks %q", want)
@@ -60,6 +61,21 @@ func TestQuickRunEndToEnd(t *testing.T) {
 		if strings.Contains(report, bad) {
 			t.Errorf("a measure did not complete (%q):\n%s", bad, report)
 		}
+	}
+	// The baselines the harness runs itself (processes of its own binary)
+	// are measured whatever is installed.
+	for _, m := range []string{": sidecar CPU per applied revocation", "beside an empty net/http handler (204 to every request, its own process, the same clients)"} {
+		cells := rowOf(report, m)
+		if cells == nil {
+			t.Errorf("the report has no row ending in %q", m)
+		} else if strings.HasPrefix(cells[2], "not measured") {
+			t.Errorf("row %q: baseline %s", m, cells[2])
+		}
+	}
+	// A missed check target with both its baselines measured is explained.
+	if c := rowOf(report, ", 1,000 revoked"); c != nil && c[5] == "**no**" && !strings.HasPrefix(c[2], "not measured") &&
+		!strings.Contains(report, "## Bounds\n\nWhat bounds") {
+		t.Errorf("the check missed its target beside Redis, and the report has no Bounds section:\n%s", report)
 	}
 	if !strings.Contains(stdout.String(), "| measure | figure |") {
 		t.Errorf("the table is not on standard output:\n%s", stdout.String())
@@ -75,4 +91,18 @@ func TestQuickRunEndToEnd(t *testing.T) {
 			t.Errorf("%s is not a plot: %v", name, err)
 		}
 	}
+}
+
+// rowOf returns the cells of the table row whose measure ends in suffix.
+func rowOf(report, suffix string) []string {
+	for _, l := range strings.Split(report, "\n") {
+		cells := strings.Split(strings.Trim(l, "|"), " | ")
+		if len(cells) == 6 && strings.HasSuffix(strings.TrimSpace(cells[0]), suffix) {
+			for i := range cells {
+				cells[i] = strings.TrimSpace(cells[i])
+			}
+			return cells
+		}
+	}
+	return nil
 }

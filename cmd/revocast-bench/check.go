@@ -78,12 +78,37 @@ func (h *harness) measureCheck(ctx context.Context) error {
 		return redisErr
 	}
 
+	// The second baseline: the same requests to a server that answers 204
+	// and does nothing else.
+	empty, emptyURL, emptyErr := e.startEmptyHTTP(ctx)
+	var viaEmpty func(time.Duration) closed
+	if emptyErr == nil {
+		emptyClient := loadClient(clients)
+		viaEmpty = func(d time.Duration) closed {
+			return closedLoop(ctx, clients, d, func(w, i int) error {
+				tok, _ := pick(w, i)
+				code, err := check(ctx, emptyClient, emptyURL, tok)
+				if err == nil && code != http.StatusNoContent {
+					err = fmt.Errorf("the empty handler answered %d", code)
+				}
+				return err
+			})
+		}
+	} else if ctx.Err() != nil {
+		return emptyErr
+	} else {
+		h.note("check: the empty net/http server did not start: %v", emptyErr)
+	}
+
 	h.progress("check: warming up")
 	viaHTTP(h.sc.warmup)
 	if viaRedis != nil {
 		viaRedis(h.sc.warmup)
 	}
-	var hr, rr closed
+	if viaEmpty != nil {
+		viaEmpty(h.sc.warmup)
+	}
+	var hr, rr, er closed
 	rounds := 2
 	for r := range rounds {
 		d := h.sc.checkDur / time.Duration(rounds)
@@ -91,13 +116,18 @@ func (h *harness) measureCheck(ctx context.Context) error {
 			h.progress("check: round %d/%d: redis EXISTS, %d clients, %s", r+1, rounds, clients, d)
 			rr.merge(viaRedis(d))
 		}
+		if viaEmpty != nil {
+			h.progress("check: round %d/%d: empty net/http handler, %d clients, %s", r+1, rounds, clients, d)
+			er.merge(viaEmpty(d))
+		}
 		h.progress("check: round %d/%d: GET /v1/check, %d clients, %s", r+1, rounds, clients, d)
 		hr.merge(viaHTTP(d))
 	}
-	if hr.errs > 0 || rr.errs > 0 {
-		h.note("check: %d HTTP checks and %d Redis checks failed or answered wrong (first: %v / %v)", hr.errs, rr.errs, hr.firstErr, rr.firstErr)
+	if hr.errs > 0 || rr.errs > 0 || er.errs > 0 {
+		h.note("check: %d HTTP checks, %d Redis checks and %d requests to the empty handler failed or answered wrong (first: %v / %v / %v)",
+			hr.errs, rr.errs, er.errs, hr.firstErr, rr.firstErr, er.firstErr)
 	}
-	h.progress("check: %.0f checks/s (redis %.0f/s)", hr.rate(), rr.rate())
+	h.progress("check: %.0f checks/s (redis %.0f/s, empty net/http handler %.0f/s)", hr.rate(), rr.rate(), er.rate())
 
 	m := fmt.Sprintf("check: `GET /v1/check`, %d clients, %s revoked", clients, count(n))
 	base, baseLat, rat, ok := "not measured: "+fmt.Sprint(redisErr), "—", "—", "no"
@@ -108,7 +138,21 @@ func (h *harness) measureCheck(ctx context.Context) error {
 	h.add(row{measure: m, figure: perSec(hr.rate()) + " checks", baseline: base, ratio: rat, target: "≥ 1.0× Redis", met: ok})
 	h.add(row{measure: m + ": p50 / p99", figure: ms(pct(hr.lat, .5)) + " / " + ms(pct(hr.lat, .99)), baseline: baseLat,
 		ratio: "—", target: "—", met: "—"})
+	me := m + ", beside an empty net/http handler (204 to every request, its own process, the same clients)"
+	eBase, eLat, eRatio := "not measured: "+fmt.Sprint(emptyErr), "—", "—"
+	if viaEmpty != nil {
+		eBase, eLat, eRatio = perSec(er.rate())+" empty handler", ms(pct(er.lat, .5))+" / "+ms(pct(er.lat, .99)), ratio(hr.rate(), er.rate())
+	}
+	h.add(row{measure: me, figure: perSec(hr.rate()) + " checks", baseline: eBase, ratio: eRatio, target: "—", met: "—"})
+	h.add(row{measure: me + ": p50 / p99", figure: ms(pct(hr.lat, .5)) + " / " + ms(pct(hr.lat, .99)), baseline: eLat,
+		ratio: "—", target: "—", met: "—"})
+	if viaRedis != nil && viaEmpty != nil && hr.rate() < rr.rate() {
+		h.boundCheck(hr.rate(), rr.rate(), er.rate())
+	}
 
 	side.stop() // the in-process check runs alone
+	if empty != nil {
+		empty.stop()
+	}
 	return h.inprocCheck(ctx, e, tokens)
 }

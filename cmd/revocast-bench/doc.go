@@ -17,10 +17,12 @@
 //
 //	front     single-token Elasticsearch revocations, --propagation-timeout 0, 64 clients
 //	          vs raw JetStream synchronous publishes (200 B, file storage, 64 publishers)
-//	check     GET /v1/check, 16 clients, 100,000 revoked, vs redis-server EXISTS through go-redis;
+//	check     GET /v1/check, 16 clients, 100,000 revoked, vs redis-server EXISTS through go-redis
+//	          and vs an empty net/http handler (204) in a process of its own;
 //	          the in-process Subscriber.Check with testing.Benchmark
 //	enforce   revoke→enforced at 1,000 revocations/s with 8 sidecars vs 2 sidecars: client view,
-//	          sidecar side (their lag histogram), sidecar CPU per revocation; a CDF plot
+//	          sidecar side (their lag histogram), sidecar CPU per revocation vs 8 bare JetStream
+//	          consumers (processes) fed the same front load; a CDF plot
 //	replay    a cold sidecar replaying 1,000,000 revocations to ready vs a raw ordered consumer;
 //	          a progress plot
 //	memory    sidecar RSS per live revocation and fixed overhead vs ristretto's own cost
@@ -28,7 +30,10 @@
 //	stall     requests that waited the propagation timeout while 7 sidecars join
 //	fault     a Redis pub/sub deny-list and revocast, each through a restart of its bus
 //
-// Progress goes to standard error; the table to standard output and
+// The bare consumers and the empty handler are this binary re-executed in
+// a hidden mode (selfchild.go). Progress goes to standard error; the
+// table, and a Bounds section (what bounds each missed target, where a
+// baseline of the same run shows it), to standard output and
 // docs/benchmarks.md. --quick runs every measure with small counts (the
 // package's test does, so CI keeps the harness working); --only selects
 // measures. The redis baselines need redis-server (Debian's package; make

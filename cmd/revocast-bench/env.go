@@ -135,7 +135,11 @@ func (e *env) connect(r natsauth.Role, name, creds string) (*nats.Conn, error) {
 
 // start runs the binary with args as a process of this env.
 func (e *env) start(name string, args ...string) (*child, error) {
-	c, err := startChild(e.dir, name, e.h.opt.bin, args...)
+	return e.adopt(startChild(e.dir, name, e.h.opt.bin, args...))
+}
+
+// adopt makes a started child one of this env's processes (stopped by close).
+func (e *env) adopt(c *child, err error) (*child, error) {
 	if err != nil {
 		return nil, err
 	}

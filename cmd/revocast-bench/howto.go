@@ -17,14 +17,23 @@ func (h *harness) howTo() []string {
 			"`GET /v1/check` with `Authorization: Bearer <token>`, half of the tokens revoked (401), half not (204), for %s; "+
 			"baseline: redis-server (no persistence) holding the same keys (`deny:<sha256 hex>` with a TTL), the same clients "+
 			"hashing the token and asking `EXISTS` through go-redis (a pool of %d connections). Wrong answers count as failures. "+
+			"Second baseline: the same clients sending the same requests to an empty net/http server (the harness's binary "+
+			"re-executed as its own process, the sidecar's server timeouts and header limit, a handler that only answers 204), "+
+			"what net/http and the load itself cost per request. The three alternate in two rounds after a warm-up. "+
 			"In-process: `subscriber.New` on the same stream, `Subscriber.Check` under `testing.Benchmark` with `RunParallel`.",
 			count(s.checkRevoked), s.checkClients, s.checkDur, s.checkClients),
 		fmt.Sprintf("**revoke→enforced**: a front with the default propagation wait (it answers after every live sidecar "+
 			"confirmed), %d revocations/s sent open-loop (each on its own goroutine, whatever the others do) for %s, first with "+
 			"%d sidecars (the baseline), then with %d. Client view: each request's latency. Sidecar side: the sidecars' "+
 			"`revocast_subscriber_revoke_to_applied_seconds` histograms (scraped before and after, summed; quantiles interpolated "+
-			"within buckets as Prometheus does). CPU: every sidecar's utime+stime over the round divided by sidecars × revocations.",
-			s.enforceRate, s.enforceDur, s.enforceFew, s.enforceMany),
+			"within buckets as Prometheus does). CPU: every sidecar's utime+stime over the round divided by sidecars × revocations. "+
+			"Its baseline, a round before any sidecar starts: %d bare JetStream consumers (the harness's binary re-executed, one "+
+			"process each, with sidecar credentials minted for its name and the sidecar's consumer: named after it, no acks, memory "+
+			"storage, one replica, from the sequence after the stream's last, pulled by 16 MiB with a 10 s expiry and 2 s "+
+			"heartbeats) that count and discard every message, fed by the same front at the same rate for the same time; their "+
+			"utime+stime from the end of the warm-up until each received the stream's last message, divided by consumers × "+
+			"revocations (the messages each received per revocation are shown).",
+			s.enforceRate, s.enforceDur, s.enforceFew, s.enforceMany, s.enforceMany),
 		fmt.Sprintf("**cold replay**: %s revocations stored as batch events (as above); a new sidecar process with the default "+
 			"capacity, timed from its start to the first 200 of `/readyz` (polled every 10 ms); its entries read from `/metrics` "+
 			"every 50 ms for the plot. Baseline: an ordered consumer (nats.go `jetstream`) reading every message of the same stream "+

@@ -64,10 +64,11 @@ type harness struct {
 	load0   string // load average at the start
 	envs    []*env
 
-	mu    sync.Mutex
-	rows  []row
-	notes []string
-	plots plots
+	mu     sync.Mutex
+	rows   []row
+	notes  []string
+	bounds []string // what bounds each unmet target, from this run's figures
+	plots  plots
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {

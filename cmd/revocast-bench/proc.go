@@ -35,13 +35,18 @@ type child struct {
 
 // startChild runs bin with args; its log goes to dir/name.log.
 func startChild(dir, name, bin string, args ...string) (*child, error) {
+	return startCmd(dir, name, exec.Command(bin, args...))
+}
+
+// startCmd runs cmd (not started yet; its Env kept) as a child named name.
+func startCmd(dir, name string, cmd *exec.Cmd) (*child, error) {
 	c := &child{name: name, logPath: filepath.Join(dir, name+".log"), addrs: map[string]string{},
 		addrC: make(chan struct{}), done: make(chan struct{})}
 	f, err := os.Create(c.logPath)
 	if err != nil {
 		return nil, fmt.Errorf("log of %s: %w", name, err)
 	}
-	c.cmd = exec.Command(bin, args...)
+	c.cmd = cmd
 	c.cmd.Stdout = f
 	// The kernel kills it if the harness dies, so no process outlives a run.
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

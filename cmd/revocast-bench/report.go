@@ -29,6 +29,7 @@ func (h *harness) write(stdout io.Writer) error {
 	}
 	fmt.Fprintln(stdout)
 	h.table(stdout)
+	h.writeBounds(stdout, "Bounds:")
 	fmt.Fprintf(stdout, "\nwrote %s", path)
 	for _, p := range pngs {
 		fmt.Fprintf(stdout, ", %s", filepath.Join(h.opt.out, p))
@@ -99,6 +100,7 @@ func (h *harness) markdown(w io.Writer, pngs []string) {
 			p("- %s", n)
 		}
 	}
+	h.writeBounds(w, "## Bounds")
 	if len(pngs) > 0 {
 		p("")
 		p("## Plots")
