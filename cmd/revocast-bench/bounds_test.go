@@ -20,12 +20,16 @@ func TestBounds(t *testing.T) {
 	h.boundCheck(17000, 50000, 0) // not measured: no sentence
 	h.boundMemory(335, 216)
 	h.boundMemory(335, 150) // the library fits: no sentence
+	h.boundInproc(451, 292)
+	h.boundInproc(451, 120) // room left under the target: no sentence
+	h.boundInproc(280, 270) // met: no sentence
 	want := [][]string{
 		{"(≤ 20 µs): 95.0 µs with 8 sidecars against 54.0 µs", "1.00 messages per revocation", "receiving alone is above the target", "other 41.0 µs"},
 		{"30.0 µs with 8 sidecars against 12.0 µs", "receiving fits in the target", "(18.0 µs more)"},
 		{"17,000/s, 34% of Redis `EXISTS` (50,000/s) and 57% of an empty net/http handler (30,000/s)", "reaches only 60% of Redis", "load generator's HTTP client"},
 		{"21% of an empty net/http handler (80,000/s)", "net/http alone would meet the target"},
 		{"335 B in the sidecar against 216 B for ristretto's own entry"},
+		{"(≤ 300 ns): 451 ns against 292 ns", "97% of the target by itself", "(159 ns)"},
 	}
 	if len(h.bounds) != len(want) {
 		t.Fatalf("%d sentences, want %d:\n%s", len(h.bounds), len(want), strings.Join(h.bounds, "\n"))

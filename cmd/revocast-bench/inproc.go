@@ -89,6 +89,7 @@ func (h *harness) inprocCheck(ctx context.Context, e *env, tokens []string) erro
 		baseline: fmt.Sprintf("%d ns/op, %d allocs/op SHA-256 + one ristretto Get", base.NsPerOp(), base.AllocsPerOp()),
 		ratio:    ratio(float64(res.NsPerOp()), float64(base.NsPerOp())), target: "≤ 300 ns, 0 allocs",
 		met: met(res.NsPerOp() <= 300 && res.AllocsPerOp() == 0)})
+	h.boundInproc(res.NsPerOp(), base.NsPerOp())
 	return nil
 }
 
