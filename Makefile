@@ -34,7 +34,7 @@ OPENID_CLIENT := publisher/rfc7009/testdata/openid-client
 # A count, not a duration: Go 1.26's fuzz coordinator can report a spurious
 # "context deadline exceeded" when a duration -fuzztime expires
 # (go.dev/issue/75804, fixed in Go 1.27); a count has no deadline to race.
-FUZZTIME ?= 30000x
+FUZZTIME ?= 10000x
 BENCHTIME ?= 1s
 # Extra flags of make bench's harness, e.g. BENCHFLAGS='--only front,check' or '--quick'.
 BENCHFLAGS ?=
@@ -74,7 +74,7 @@ deps: ## install the test-only npm client (openid-client) when node is present
 	@if command -v npm >/dev/null; then npm ci --prefix $(OPENID_CLIENT) --no-audit --no-fund --silent; \
 	else echo "npm not found: the openid-client test will be skipped (CI installs node)"; fi
 
-fuzz: ## run every fuzz target for FUZZTIME executions (default 30000x; FUZZTIME=60s for a longer hunt)
+fuzz: ## run every fuzz target for FUZZTIME executions (default 10000x; FUZZTIME=60s for a longer hunt)
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
