@@ -22,9 +22,10 @@ func fuzzSubscriber(t testing.TB) *Subscriber {
 	}
 	s := &Subscriber{cfg: Config{ID: "fuzz"}, cache: dc, rules: cache.NewRules(), failed: map[events.Sum]time.Time{}}
 	s.cfg.setDefaults()
+	s.fresh = newFreshness(&s.confirmedAt, s.cfg.MaxStaleness)
 	s.m = newMetrics(prometheus.NewRegistry(), s)
 	s.rules.Add(events.Rule{Scope: events.ScopeRealm, Realm: "x"}, time.Now(), time.Now().Add(time.Hour))
-	s.confirmedAt.Store(time.Now().Add(time.Hour).UnixNano())
+	s.confirmAt(time.Now().Add(time.Hour).UnixNano())
 	s.ready.Store(true)
 	return s
 }

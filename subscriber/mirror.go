@@ -81,7 +81,12 @@ func (s *Subscriber) currentAt(now time.Time) int64 {
 func (s *Subscriber) confirmAt(at int64) {
 	for {
 		cur := s.confirmedAt.Load()
-		if at <= cur || s.confirmedAt.CompareAndSwap(cur, at) {
+		if at <= cur {
+			s.fresh.update() // the same time, now older: still within MaxStaleness?
+			return
+		}
+		if s.confirmedAt.CompareAndSwap(cur, at) {
+			s.fresh.update()
 			return
 		}
 	}

@@ -26,10 +26,7 @@ type Status struct {
 }
 
 // stale reports whether the sidecar has not confirmed it is caught up within MaxStaleness.
-func (s *Subscriber) stale() bool {
-	at := s.confirmedAt.Load()
-	return at == 0 || time.Since(time.Unix(0, at)) > s.cfg.MaxStaleness
-}
+func (s *Subscriber) stale() bool { return s.fresh.stale() }
 
 // healthy reports whether every revocation received is enforced exactly.
 func (s *Subscriber) healthy() bool {

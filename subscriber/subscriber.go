@@ -57,6 +57,7 @@ type Subscriber struct {
 	reported    atomic.Uint64 // last sequence whose failures are reported: the watermark fronts see
 	epoch       atomic.Int64  // Unix ns of the creation of the stream being followed
 	confirmedAt atomic.Int64  // Unix ns of the last confirmation that the sidecar was caught up
+	fresh       *freshness    // confirmedAt within MaxStaleness, without a clock read per check
 	started     time.Time
 
 	batchMu    sync.Mutex
@@ -115,6 +116,7 @@ func New(cfg Config, nc *nats.Conn, tc TokenCache, log zerolog.Logger, reg prome
 		log: log.With().Str("subscriber", cfg.ID).Logger(), instance: nuid.Next(), started: time.Now(),
 		failed: make(map[events.Sum]time.Time), readyCh: make(chan struct{}), rebuild: make(chan string, 1),
 		resume: make(chan string, 1)}
+	s.fresh = newFreshness(&s.confirmedAt, cfg.MaxStaleness)
 	s.m = newMetrics(reg, s)
 	return s, nil
 }
@@ -230,6 +232,7 @@ func (s *Subscriber) reset(reason string) {
 	s.ready.Store(false)
 	s.readyMu.Unlock()
 	s.confirmedAt.Store(0)
+	s.fresh.update()
 	s.batchMu.Lock()
 	s.batch = nil
 	s.batchMu.Unlock()
