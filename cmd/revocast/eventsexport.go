@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/revocast/revocast/internal/eventsio"
@@ -17,7 +19,7 @@ func runEventsExport(ctx context.Context, args []string, getenv func(string) str
 		"(a batch event expanded to one line per token) or rule, with its expiry. Progress goes to standard error.\n"+
 		"Needs the operator's NATS identity (it reads REVOCAST and REVOCAST_LEDGER).", stderr)
 	o.register(fs)
-	out := fs.String("out", "-", "file to write (mode 0600; written as FILE.partial and renamed when complete), or - for standard output")
+	out := fs.String("out", "-", "file to write (mode 0600; written as FILE.partial-* and moved into place when complete, never over a file that appeared meanwhile unless --force), or - for standard output")
 	force := fs.Bool("force", false, "replace --out if it exists")
 	every := fs.Duration("progress-interval", time.Second, "how often progress is printed on standard error")
 	if err := o.parse(fs, args, getenv, func() error { return positiveDuration("progress-interval", *every, false) }); err != nil {
@@ -57,8 +59,12 @@ func runEventsExport(ctx context.Context, args []string, getenv func(string) str
 	return err
 }
 
-// openOut opens where an export goes; finish(ok) completes it (renames a
-// file into place) or removes what was written.
+// openOut opens where an export goes; finish(ok) completes it (moves the
+// file into place) or removes what was written. Each export writes its own
+// FILE.partial-* (two exports to one path once shared FILE.partial and
+// overwrote each other's bytes), and without force a file that appeared at
+// path meanwhile is never replaced: the move is a hard link, which fails
+// if path exists.
 func openOut(path string, force bool, stdout io.Writer) (io.Writer, func(ok bool) error, error) {
 	if path == "-" {
 		return stdout, func(bool) error { return nil }, nil
@@ -66,15 +72,16 @@ func openOut(path string, force bool, stdout io.Writer) (io.Writer, func(ok bool
 	if _, err := os.Stat(path); err == nil && !force {
 		return nil, nil, usageErr(fmt.Errorf("--out %s exists (--force replaces it)", path))
 	}
-	tmp := path + ".partial"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".partial-*") // mode 0600
 	if err != nil {
 		return nil, nil, fmt.Errorf("--out: %w", err)
 	}
+	tmp := f.Name()
 	return f, func(ok bool) error {
+		defer os.Remove(tmp) // gone after a rename; what is left otherwise
 		if !ok {
 			f.Close()
-			return os.Remove(tmp)
+			return nil
 		}
 		if err := f.Sync(); err != nil {
 			f.Close()
@@ -83,8 +90,24 @@ func openOut(path string, force bool, stdout io.Writer) (io.Writer, func(ok bool
 		if err := f.Close(); err != nil {
 			return fmt.Errorf("--out: %w", err)
 		}
-		if err := os.Rename(tmp, path); err != nil {
-			return fmt.Errorf("--out: %w", err)
+		if force {
+			if err := os.Rename(tmp, path); err != nil {
+				return fmt.Errorf("--out: %w", err)
+			}
+			return nil
+		}
+		err := os.Link(tmp, path)
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("--out %s appeared while this export ran (another export?): not replaced, "+
+				"this export is not kept (--force replaces it)", path)
+		}
+		if err != nil { // a file system without hard links: as close as it gets
+			if _, serr := os.Stat(path); serr == nil {
+				return fmt.Errorf("--out %s appeared while this export ran: not replaced (--force replaces it)", path)
+			}
+			if err := os.Rename(tmp, path); err != nil {
+				return fmt.Errorf("--out: %w", err)
+			}
 		}
 		return nil
 	}, nil

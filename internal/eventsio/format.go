@@ -177,9 +177,13 @@ func validRealmKey(k string) bool {
 
 func bytesLower(s string) string { return string(bytes.ToLower([]byte(s))) }
 
-// strictDecode decodes exactly one JSON object with no unknown fields. Its
-// errors say what is wrong without quoting the line.
+// strictDecode decodes exactly one JSON object of UTF-8 text, with no
+// unknown fields and no key twice. Its errors say what is wrong without
+// quoting the line.
 func strictDecode(line []byte, v any) error {
+	if err := checkText(line); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -188,7 +192,7 @@ func strictDecode(line []byte, v any) error {
 	if dec.More() {
 		return errors.New("more than one JSON value on the line")
 	}
-	return nil
+	return checkKeys(line, v)
 }
 
 // describe renders a decoding error without the text it was given:

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/revocast/revocast/events"
 )
@@ -142,6 +143,11 @@ func FuzzParseRecord(f *testing.F) {
 		`{"kind":"rule","v":2,"scope":"consent","realm":"r","user":"u","client":"c","issued_before":"2026-01-01T00:00:00Z",` + exp + `}`,
 		`{"kind":"rule","v":1,"scope":"user","user":"\u0000","issued_before":"2026-01-01T00:00:00.5+02:00",` + exp + `,"ttl_s":-1}`,
 		`{}`, `null`, `[]`, `{"kind":"token","v":2,"token_sha256":"` + strings.ToUpper(sum("a")) + `",` + exp + `}`,
+		// What encoding/json would rewrite: a key twice, another case, not UTF-8, a byte order mark.
+		`{"kind":"rule","v":2,"scope":"user","user":"u","user":"v","issued_before":"2026-01-01T00:00:00Z",` + exp + `}`,
+		`{"KIND":"token","v":2,"token_sha256":"` + sum("a") + `",` + exp + `}`,
+		`{"kind":"rule","v":2,"scope":"user","user":"` + "\xff" + `","issued_before":"2026-01-01T00:00:00Z",` + exp + `}`,
+		"\ufeff" + `{"kind":"token","v":2,"token_sha256":"` + sum("a") + `",` + exp + `}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -158,6 +164,9 @@ func FuzzParseRecord(f *testing.F) {
 				t.Fatalf("the error quotes the line")
 			}
 			return
+		}
+		if !utf8.Valid(line) {
+			t.Fatalf("a line that is not UTF-8 parsed")
 		}
 		// What parses makes an event that encodes, and survives a round trip.
 		ev := r.event()
@@ -197,5 +206,35 @@ func TestImportErrorSaysWhatWasStored(t *testing.T) {
 		if got := c.e.Error(); got != c.want {
 			t.Errorf("%+v: %q, want %q", c.e, got, c.want)
 		}
+	}
+}
+
+// Lines export never writes, which encoding/json would still read as
+// something else: invalid UTF-8 (it became U+FFFD, so a rule for user
+// "b\xffob" was stored for "b\uFFFDob"), a key twice (the last one won),
+// a byte order mark. Each is refused, saying why, without the line.
+func TestParseRecordRefusesWhatJSONWouldRewrite(t *testing.T) {
+	exp := `"expires_at":"2030-01-01T00:00:00Z"`
+	rule := `{"kind":"rule","v":2,"scope":"realm_user","realm":"r","issued_before":"2026-01-01T00:00:00Z",` + exp
+	for _, c := range []struct{ line, want string }{
+		{rule + `,"user":"b` + "\xff" + `ob"}`, "not UTF-8"},
+		{rule + `,"user":"u","user":"root"}`, `the key "user" twice`},
+		{`{"kind":"token","v":2,"token_sha256":"` + sum("a") + `","token_sha256":"` + sum("b") + `",` + exp + `}`, `the key "token_sha256" twice`},
+		{`{"kind":"token","v":2,"token_sha256":"` + sum("a") + `","Token_SHA256":"` + sum("b") + `",` + exp + `}`, "unknown field"},
+		{"\ufeff" + rule + `,"user":"u"}`, "byte order mark"},
+	} {
+		_, err := ParseRecord([]byte(c.line))
+		if err == nil || !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want ErrFormat saying %q", c.line, err, c.want)
+		}
+	}
+	h := `{"format":"revocast-events","version":1,"stream":"REVOCAST"}`
+	for _, line := range []string{"\ufeff" + h, h[:len(h)-1] + `,"stream":"OTHER"}`, h[:len(h)-1] + `,"format":"x` + "\xff" + `"}`} {
+		if _, err := ParseHeader([]byte(line)); err == nil || !errors.Is(err, ErrFormat) {
+			t.Errorf("header %q: %v, want ErrFormat", line, err)
+		}
+	}
+	if _, err := ParseRecord([]byte(rule + `,"user":"` + "\u00e9\u2603" + `"}`)); err != nil {
+		t.Errorf("a UTF-8 user name: %v", err)
 	}
 }

@@ -173,6 +173,12 @@ func Import(ctx context.Context, js jetstream.JetStream, o ImportOptions, r io.R
 			return im.res, err
 		}
 	}
+	if o.ResumeFromLine > lr.line+1 { // a mistyped number, or another file: nothing of it was stored
+		im.res.LastStoredLine = 1
+		im.p.line.Store(1)
+		return im.res, im.fail(0, fmt.Errorf("--resume-from-line %d is beyond the end of the file, whose last line is line %d",
+			o.ResumeFromLine, lr.line))
+	}
 	im.res.LastStoredLine = max(im.res.LastStoredLine, lr.line)
 	im.p.line.Store(im.res.LastStoredLine)
 	return im.res, nil
