@@ -113,8 +113,11 @@ func (s *keySet) fetchLocked(ctx context.Context, now time.Time) {
 	s.keys, s.fetched, s.lastErr = keys, now, nil
 }
 
+// fetch does not end with the request that started it: a caller who
+// closes its connection would otherwise abort the fetch, which still
+// counts as the attempt, and keep a rotated key unknown for minRefresh.
 func (s *keySet) fetch(ctx context.Context) ([]jose.JSONWebKey, error) {
-	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.uri, nil)
 	if err != nil {
