@@ -47,3 +47,55 @@ func TestAClientGoneDoesNotCancelTheKeyFetch(t *testing.T) {
 		t.Fatalf("a SET signed with the rotated key: %d %s", a.code, a.body)
 	}
 }
+
+// Seen from outside: with a jwks_uri that answers slowly, an anonymous
+// logout token naming an unknown kid started a fetch that held the key
+// set's lock for up to fetchTimeout (5 s), and every signal of that
+// transmitter, with a key long held, waited behind it; repeatable every
+// jwks_min_refresh. A token whose key is held must not wait for a fetch.
+func TestAHeldKeyDoesNotWaitForAFetch(t *testing.T) {
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	var blocked, inFetch atomic.Bool
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	var tr *ssftest.Transmitter
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if blocked.Load() {
+			inFetch.Store(true)
+			defer inFetch.Store(false)
+			entered <- struct{}{}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		_, _ = w.Write(tr.JWKS())
+	}))
+	t.Cleanup(jwks.Close)
+	e := newEnv(t, func(o *Options) {
+		o.Transmitters[0].JWKSURI = jwks.URL
+		o.Now = func() time.Time { return time.Unix(0, clock.Load()) }
+	})
+	tr = e.tr
+	if a := e.logout(tr.LogoutToken(logoutAud, "sid-1", "")); a.code != 200 {
+		t.Fatalf("first logout: %d %s", a.code, a.body)
+	}
+	blocked.Store(true)
+	clock.Add(int64(2 * time.Second))
+	bogus := ssftest.SignWith(t, ssftest.NewKey(t, "bogus", jose.ES256), ssftest.Claims{"iss": issuer}, "logout+jwt")
+	unknown := make(chan answer, 1)
+	go func() {
+		unknown <- e.post(LogoutRoute, url.Values{"logout_token": {bogus}}.Encode(), "Content-Type", "application/x-www-form-urlencoded")
+	}()
+	<-entered // the fetch is under way and stays so until released
+	a := e.logout(tr.LogoutToken(logoutAud, "sid-2", ""))
+	still := inFetch.Load()
+	close(release)
+	if a.code != 200 || !still {
+		t.Fatalf("a token with a held key during a slow fetch: %d %s (answered while the fetch ran: %v)", a.code, a.body, still)
+	}
+	if u := <-unknown; u.code != 400 {
+		t.Fatalf("the unknown kid: %d %s", u.code, u.body)
+	}
+}
