@@ -50,21 +50,25 @@ type keySet struct {
 	fetched time.Time // last successful fetch
 	tried   time.Time // last attempt
 	lastErr error
+	// fetching is closed when the fetch under way ends (nil: none).
+	fetching chan struct{}
 }
 
 // candidates returns the keys that may have signed a token with kid and
-// alg (every fitting key when kid is empty).
+// alg (every fitting key when kid is empty). The lock is never held over a
+// fetch: a token whose key is held is verified while a fetch runs (a slow
+// jwks_uri, started by anyone's unknown kid, stalls no one else).
 func (s *keySet) candidates(ctx context.Context, kid, alg string) ([]jose.JSONWebKey, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	if s.uri != "" && (s.fetched.IsZero() || now.Sub(s.fetched) >= s.maxAge) && now.Sub(s.tried) >= s.minRefresh {
-		s.fetchLocked(ctx, now)
+	if s.uri != "" && (s.fetched.IsZero() || now.Sub(s.fetched) >= s.maxAge) {
+		s.refreshLocked(ctx, now)
 	}
 	found := s.selectLocked(kid, alg)
-	if len(found) == 0 && s.uri != "" && kid != "" && now.Sub(s.tried) >= s.minRefresh {
+	if len(found) == 0 && s.uri != "" && kid != "" {
 		// A kid we do not hold: the transmitter may have rotated its keys.
-		s.fetchLocked(ctx, now)
+		s.refreshLocked(ctx, now)
 		found = s.selectLocked(kid, alg)
 	}
 	if len(found) == 0 {
@@ -78,6 +82,48 @@ func (s *keySet) candidates(ctx context.Context, kid, alg string) ([]jose.JSONWe
 		return nil, fmt.Errorf("%w: %s", errNoKey, why)
 	}
 	return found, nil
+}
+
+// refreshLocked waits for the fetch under way, else starts one when the
+// last attempt is minRefresh old; s.mu is released while it waits.
+func (s *keySet) refreshLocked(ctx context.Context, now time.Time) {
+	if s.fetching == nil {
+		if now.Sub(s.tried) < s.minRefresh {
+			return
+		}
+		s.tried = now
+		done := make(chan struct{})
+		s.fetching = done
+		go s.fetchAndKeep(ctx, now, done)
+	}
+	done := s.fetching
+	s.mu.Unlock()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+}
+
+// fetchAndKeep fetches the JWKS and keeps it; on failure the keys held
+// are kept.
+func (s *keySet) fetchAndKeep(ctx context.Context, now time.Time, done chan struct{}) {
+	keys, err := s.fetch(ctx)
+	if s.onFetch != nil {
+		s.onFetch(err)
+	}
+	if err != nil {
+		s.log.Warn().Err(err).Msg("cannot fetch the transmitter's keys; keeping the keys held")
+	}
+	s.mu.Lock()
+	if err != nil {
+		s.lastErr = err
+	} else {
+		s.keys, s.fetched, s.lastErr = keys, now, nil
+	}
+	s.fetching = nil
+	s.mu.Unlock()
+	close(done)
 }
 
 // maxKidless bounds the keys tried for a token without a kid: the logout
@@ -98,23 +144,11 @@ func (s *keySet) selectLocked(kid, alg string) []jose.JSONWebKey {
 	return out
 }
 
-// fetchLocked fetches the JWKS; on failure the keys held are kept.
-func (s *keySet) fetchLocked(ctx context.Context, now time.Time) {
-	s.tried = now
-	keys, err := s.fetch(ctx)
-	if s.onFetch != nil {
-		s.onFetch(err)
-	}
-	if err != nil {
-		s.lastErr = err
-		s.log.Warn().Err(err).Msg("cannot fetch the transmitter's keys; keeping the keys held")
-		return
-	}
-	s.keys, s.fetched, s.lastErr = keys, now, nil
-}
-
+// fetch does not end with the request that started it: a caller who
+// closes its connection would otherwise abort the fetch, which still
+// counts as the attempt, and keep a rotated key unknown for minRefresh.
 func (s *keySet) fetch(ctx context.Context) ([]jose.JSONWebKey, error) {
-	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.uri, nil)
 	if err != nil {
