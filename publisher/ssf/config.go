@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"slices"
@@ -230,6 +231,29 @@ func checkURL(s string) error {
 		}
 	}
 	return fmt.Errorf("%q must be https (http only to a loopback address)", truncate(s, 128))
+}
+
+// maxRedirects bounds the redirects a key fetch or a poll follows.
+const maxRedirects = 5
+
+// defaultHTTPClient fetches keys and polls. A redirect is held to what
+// checkURL holds the configured URL to: Go's client keeps the
+// Authorization header on a redirect to the same host, so a poll
+// redirected from https to http would send its bearer token in the clear,
+// and a key fetch sent to plain http elsewhere reads keys anyone on the
+// path could replace.
+func defaultHTTPClient() *http.Client {
+	return &http.Client{Timeout: MaxPollTimeout + time.Minute, CheckRedirect: checkRedirect}
+}
+
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	if err := checkURL(req.URL.String()); err != nil {
+		return fmt.Errorf("redirect refused: %w", err)
+	}
+	return nil
 }
 
 // maxPollToken bounds a poll bearer token.

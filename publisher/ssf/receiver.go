@@ -97,7 +97,7 @@ func New(o Options) (*Receiver, error) {
 		o.LeaseTTL = DefaultLeaseTTL
 	}
 	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Timeout: MaxPollTimeout + time.Minute}
+		o.HTTPClient = defaultHTTPClient()
 	}
 	r := &Receiver{core: o.Core, replay: &replayLedger{js: o.JetStream, store: o.Store, ledger: o.Ledger},
 		js: o.JetStream, ledger: o.Ledger, byName: map[string]*transmitter{}, issuerRealms: o.IssuerRealms,
