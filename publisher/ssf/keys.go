@@ -74,9 +74,16 @@ func (s *keySet) candidates(ctx context.Context, kid, alg string) ([]jose.JSONWe
 	if len(found) == 0 {
 		why := fmt.Sprintf("no %s key with kid %s in the transmitter's keys", alg, quote(kid))
 		if s.uri != "" {
-			why += fmt.Sprintf(" (fetched %s ago; fetched again at most every %s)", now.Sub(s.fetched).Round(time.Second), s.minRefresh)
+			if s.fetched.IsZero() {
+				why += fmt.Sprintf(" (never fetched; tried again at most every %s)", s.minRefresh)
+			} else {
+				why += fmt.Sprintf(" (fetched %s ago; fetched again at most every %s)", now.Sub(s.fetched).Round(time.Second), s.minRefresh)
+			}
 			if s.lastErr != nil {
-				why += "; the last fetch failed: " + s.lastErr.Error()
+				// Said without its error: the logout route answers anyone,
+				// and the error names the key server's addresses. The
+				// front's log has it.
+				why += "; the last fetch failed (the front's log says why)"
 			}
 		}
 		return nil, fmt.Errorf("%w: %s", errNoKey, why)

@@ -48,3 +48,22 @@ func TestRedirectsMeetTheURLRules(t *testing.T) {
 		t.Fatalf("a redirect to loopback http: %d", resp.StatusCode)
 	}
 }
+
+// Noticed while attacking the logout route (open to anyone): a refusal for
+// want of a key quoted the last fetch's error, which names the key server's
+// address (a connection refused says where it tried), and a key set never
+// fetched said it was fetched 2562047h47m16s ago. The answer says a fetch
+// failed; the log says why.
+func TestAFailedFetchIsNotQuotedToTheCaller(t *testing.T) {
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close() // nothing listens there any more: the fetch's error names the address
+	host := strings.TrimPrefix(gone.URL, "http://")
+	e := newEnv(t, func(o *Options) { o.Transmitters[0].JWKSURI = gone.URL + "/jwks" })
+	a := e.logout(e.tr.LogoutToken(logoutAud, "sid-1", ""))
+	if a.code != 400 || !strings.Contains(a.body, "the last fetch failed") || !strings.Contains(a.body, "never fetched") {
+		t.Fatalf("a token with no key to check it: %d %s", a.code, a.body)
+	}
+	if strings.Contains(a.body, host) || strings.Contains(a.body, "2562047h") {
+		t.Fatalf("the answer quotes the fetch's error or a nonsense age: %s", a.body)
+	}
+}
