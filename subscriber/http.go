@@ -2,6 +2,7 @@ package subscriber
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -173,6 +174,11 @@ func (s *Subscriber) postCheck(w http.ResponseWriter, r *http.Request) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
 		badRequest(w, "body must be a JSON object with token or token_sha256 (and optional claims): "+err.Error())
+		return
+	}
+	// One object, nothing after it: a second one would be ignored.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		badRequest(w, "body must be one JSON object, with nothing after it")
 		return
 	}
 	var d Decision
