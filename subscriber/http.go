@@ -2,6 +2,7 @@ package subscriber
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -41,10 +42,12 @@ func (s *Subscriber) Handler(gatherer prometheus.Gatherer) http.Handler {
 func BearerToken(r *http.Request) string { return bearer(r.Header.Get("Authorization")) }
 
 // bearer returns the token of an Authorization header value "Bearer
-// <token>" (scheme case-insensitive), or "".
+// <token>" (scheme case-insensitive), or "". Any run of spaces and tabs may
+// follow the scheme: resource servers that split on whitespace accept
+// "Bearer\t<token>", so it must be checked, not passed on as no token.
 func bearer(h string) string {
-	const p = "bearer "
-	if len(h) <= len(p) || !strings.EqualFold(h[:len(p)], p) {
+	const p = "bearer"
+	if len(h) <= len(p) || !strings.EqualFold(h[:len(p)], p) || (h[len(p)] != ' ' && h[len(p)] != '\t') {
 		return ""
 	}
 	return strings.TrimSpace(h[len(p):])
@@ -173,6 +176,11 @@ func (s *Subscriber) postCheck(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, "body must be a JSON object with token or token_sha256 (and optional claims): "+err.Error())
 		return
 	}
+	// One object, nothing after it: a second one would be ignored.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		badRequest(w, "body must be one JSON object, with nothing after it")
+		return
+	}
 	var d Decision
 	switch {
 	case (req.Token == nil) == (req.TokenSHA256 == nil):
@@ -265,10 +273,17 @@ var _ Checker = (*Subscriber)(nil)
 
 // Middleware denies requests whose bearer token is revoked (401 with
 // WWW-Authenticate: Bearer error="invalid_token") or that cannot be vouched
-// for (503), and passes every other request, including those without a
+// for (503), and requests with more than one Authorization header (401
+// error="invalid_request": next might read another one than the one
+// checked), and passes every other request, including those without a
 // bearer token, to next: authenticating them is next's job.
 func Middleware(c Checker, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.Header["Authorization"]) > 1 {
+			w.Header()["Www-Authenticate"] = hdrTwoHeaders
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
 		tok := BearerToken(r)
 		if tok == "" {
 			next.ServeHTTP(w, r)
