@@ -37,20 +37,25 @@ func (s *Subscriber) Handler(gatherer prometheus.Gatherer) http.Handler {
 	return httpx.RefuseTunnels(mux)
 }
 
-// BearerToken returns the token of an "Authorization: Bearer <token>" header
-// (scheme case-insensitive), or "".
+// BearerToken returns the access token of an "Authorization: Bearer
+// <token>" or "Authorization: DPoP <token>" header (scheme
+// case-insensitive), or "".
 func BearerToken(r *http.Request) string { return bearer(r.Header.Get("Authorization")) }
 
-// bearer returns the token of an Authorization header value "Bearer
-// <token>" (scheme case-insensitive), or "". Any run of spaces and tabs may
-// follow the scheme: resource servers that split on whitespace accept
+// bearer returns the access token of an Authorization header value "Bearer
+// <token>" or "DPoP <token>" (RFC 9449 section 7.1: a DPoP-bound access
+// token travels under its own scheme, and a resource server that accepts
+// DPoP would otherwise be handed a revoked one unchecked), scheme
+// case-insensitive, or "". Any run of spaces and tabs may follow the
+// scheme: resource servers that split on whitespace accept
 // "Bearer\t<token>", so it must be checked, not passed on as no token.
 func bearer(h string) string {
-	const p = "bearer"
-	if len(h) <= len(p) || !strings.EqualFold(h[:len(p)], p) || (h[len(p)] != ' ' && h[len(p)] != '\t') {
-		return ""
+	for _, p := range [...]string{"bearer", "dpop"} {
+		if len(h) > len(p) && strings.EqualFold(h[:len(p)], p) && (h[len(p)] == ' ' || h[len(p)] == '\t') {
+			return strings.TrimSpace(h[len(p):])
+		}
 	}
-	return strings.TrimSpace(h[len(p):])
+	return ""
 }
 
 // Precomputed header values: the check path sets them without formatting

@@ -38,6 +38,8 @@ func TestMiddlewareRevokedTokenInOddSpellings(t *testing.T) {
 		{"Bearer\trevoked-token"},
 		{"bearer \t revoked-token"},
 		{"Bearer good-token", "Bearer revoked-token"},
+		{"DPoP revoked-token"}, // RFC 9449: a DPoP-bound token under its own scheme
+		{"dpop\trevoked-token"},
 	} {
 		req, err := http.NewRequest(http.MethodGet, srv.URL+"/api", nil)
 		if err != nil {
@@ -54,7 +56,7 @@ func TestMiddlewareRevokedTokenInOddSpellings(t *testing.T) {
 		}
 	}
 	// A good token in any spelling, and no token, reach the handler.
-	for _, auth := range []string{"Bearer good-token", "Bearer\tgood-token", ""} {
+	for _, auth := range []string{"Bearer good-token", "Bearer\tgood-token", "DPoP good-token", "Basic dXNlcjpwYXNz", ""} {
 		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api", nil)
 		if auth != "" {
 			req.Header.Set("Authorization", auth)
