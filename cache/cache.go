@@ -24,6 +24,10 @@ const (
 	// (ristretto's store, policy and expiry index: BenchmarkLoadMillion)
 	// plus a fixed 1.6 MiB per million of capacity.
 	DefaultCapacity = 1_000_000
+	// MaxCapacity is the largest capacity New accepts: 100 million live
+	// revocations are about 22 GB of heap when full. A larger one is a typo,
+	// and its fixed structures alone would ask the runtime for terabytes.
+	MaxCapacity = 100_000_000
 	// DefaultMaxAttempts is how many times an entry is offered before Add
 	// gives up on it.
 	DefaultMaxAttempts = 10
@@ -93,8 +97,8 @@ func New(cfg Config) (*DenyCache, error) {
 	if cfg.Capacity == 0 {
 		cfg.Capacity = DefaultCapacity
 	}
-	if cfg.Capacity < 1 {
-		return nil, fmt.Errorf("cache: capacity must be positive, got %d", cfg.Capacity)
+	if cfg.Capacity < 1 || cfg.Capacity > MaxCapacity {
+		return nil, fmt.Errorf("cache: capacity must be 1 to %d, got %d", MaxCapacity, cfg.Capacity)
 	}
 	if cfg.MaxAttempts == 0 {
 		cfg.MaxAttempts = DefaultMaxAttempts

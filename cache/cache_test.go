@@ -196,3 +196,11 @@ func TestCloseIsNotCapacityExhaustion(t *testing.T) {
 		t.Fatalf("Close reported %d exhaustion events, Health %v", reported, c.Health())
 	}
 }
+
+// TestNewRefusesAHugeCapacity: a capacity of 99999999999999 made the
+// runtime ask for terabytes and die with a Go stack.
+func TestNewRefusesAHugeCapacity(t *testing.T) {
+	if _, err := New(Config{Capacity: MaxCapacity + 1}); err == nil {
+		t.Fatal("accepted")
+	}
+}

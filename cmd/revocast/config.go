@@ -96,6 +96,15 @@ func readConfig(path string) (*config, error) {
 	if path == "" {
 		return &config{issuerRealms: map[string]string{}, userClaims: map[string]string{}}, nil
 	}
+	// Opening a FIFO for reading blocks until a writer comes, and a read
+	// from a device need never end: only a regular file is read.
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("--config: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("--config %s: not a regular file (%s): want a YAML file", path, st.Mode().Type())
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("--config: %w", err)

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,6 +31,13 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	// The environment may set what the command line then overrides; the
+	// command line itself may give a single-valued flag once.
+	fs.VisitAll(func(f *flag.Flag) {
+		if d, ok := f.Value.(describedValue); ok {
+			*d.sets = 0
+		}
+	})
 	// The flag package would print the whole usage after a mistake, pushing
 	// the error off the screen: the error comes back alone, with one line
 	// pointing at -h; -h prints the usage.
@@ -57,10 +65,17 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 // standard flag package only says "parse error".
 type describedValue struct {
 	flag.Value
-	want string
+	want       string
+	repeatable bool
+	sets       *int // Sets since the command line's parsing began
 }
 
 func (d describedValue) Set(s string) error {
+	if *d.sets++; *d.sets > 1 && !d.repeatable {
+		// The flag package lets the last one win: nats-init --dir A --dir B
+		// would silently write the trust into B.
+		return errors.New("given more than once (it takes one value)")
+	}
 	if err := d.Value.Set(s); err != nil {
 		if d.want == "" {
 			return err
@@ -93,7 +108,9 @@ func describeValues(fs *flag.FlagSet) {
 		case "*flag.float64Value":
 			want = "a number"
 		}
-		f.Value = describedValue{Value: f.Value, want: want}
+		_, list := f.Value.(*stringList)
+		_, kv := f.Value.(*kvList)
+		f.Value = describedValue{Value: f.Value, want: want, repeatable: list || kv, sets: new(int)}
 	})
 }
 
@@ -132,7 +149,7 @@ func (b *byteSize) Set(s string) error {
 		}
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if err != nil || n <= 0 {
+	if err != nil || n <= 0 || n > math.MaxInt64/mult {
 		return fmt.Errorf("want a positive size such as 65536 or 64KiB")
 	}
 	*b = byteSize(n * mult)

@@ -63,7 +63,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "hash-token":
 		err = runHashToken(args[1:], getenv, os.Stdin, stdout, stderr)
 	case "version", "--version":
-		err = runVersion(stdout)
+		err = runVersion(args[1:], stdout)
 	case "nats-init":
 		err = runNATSInit(args[1:], getenv, stdout, stderr)
 	case "nats-creds":

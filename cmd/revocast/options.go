@@ -172,8 +172,8 @@ func (o *subOpts) config(stream string, lifetime time.Duration, issuerRealms map
 func (o *subOpts) validate(stream string) error {
 	c := o.config(stream, 0, nil)
 	errs := []error{c.Validate()}
-	if o.capacity < 1 {
-		errs = append(errs, fmt.Errorf("--cache-capacity must be positive, got %d", o.capacity))
+	if o.capacity < 1 || o.capacity > cache.MaxCapacity {
+		errs = append(errs, fmt.Errorf("--cache-capacity must be 1 to %d live revocations, got %d", cache.MaxCapacity, o.capacity))
 	}
 	return errors.Join(errs...)
 }

@@ -28,7 +28,10 @@ func versionString() string {
 	return "devel"
 }
 
-func runVersion(stdout io.Writer) error {
+func runVersion(args []string, stdout io.Writer) error {
+	if len(args) > 0 {
+		return usageErr(fmt.Errorf("unexpected argument %q: version takes none", args[0]))
+	}
 	_, err := fmt.Fprintln(stdout, "revocast", versionString())
 	return err
 }

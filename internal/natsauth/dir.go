@@ -122,6 +122,15 @@ func Mint(dir string, role Role, name string, realms []string) ([]byte, error) {
 }
 
 func load(dir string) (*Trust, *jwt.AccountClaims, error) {
+	// Whoever may write the directory may swap a seed for their own, and
+	// whoever may read a seed may mint any identity of its role.
+	if st, err := os.Stat(dir); err != nil {
+		return nil, nil, fmt.Errorf("natsauth: %w", err)
+	} else if !st.IsDir() {
+		return nil, nil, fmt.Errorf("natsauth: %s is not a directory", dir)
+	} else if st.Mode().Perm()&0o022 != 0 {
+		return nil, nil, fmt.Errorf("%w: %s is writable by others (mode %#o): chmod 700 it", ErrExposed, dir, st.Mode().Perm())
+	}
 	opJWT, err := os.ReadFile(filepath.Join(dir, OperatorJWTFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		if _, serr := os.Stat(filepath.Join(dir, OperatorSeedFile)); serr == nil {
@@ -169,6 +178,16 @@ func load(dir string) (*Trust, *jwt.AccountClaims, error) {
 }
 
 func readSeed(path string) (nkeys.KeyPair, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInconsistent, err)
+	}
+	switch {
+	case !st.Mode().IsRegular() || st.Size() > 4096:
+		return nil, fmt.Errorf("%w: %s is not a seed file (a regular file of at most 4096 bytes)", ErrInconsistent, path)
+	case st.Mode().Perm()&0o077 != 0:
+		return nil, fmt.Errorf("%w: %s is open to other users (mode %#o): chmod 600 it", ErrExposed, path, st.Mode().Perm())
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInconsistent, err)

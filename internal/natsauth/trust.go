@@ -25,6 +25,8 @@ var (
 	ErrNotInitialized = errors.New("no NATS trust in this directory")
 	// ErrInconsistent: the directory's files do not belong together.
 	ErrInconsistent = errors.New("inconsistent NATS trust directory")
+	// ErrExposed: the directory or a seed in it is open to other users.
+	ErrExposed = errors.New("NATS trust directory open to other users")
 )
 
 // Account names.
@@ -130,7 +132,7 @@ func (t *Trust) Mint(r Role, name string, realms []string) ([]byte, error) {
 		return nil, err
 	}
 	if err := events.ValidID(name); err != nil {
-		return nil, fmt.Errorf("%w %q: 1 to 64 characters of A-Z a-z 0-9 _ -", ErrInvalidName, name)
+		return nil, fmt.Errorf("%w %s: 1 to 64 characters of A-Z a-z 0-9 _ -", ErrInvalidName, quoteShort(name))
 	}
 	switch {
 	case r == Issuer && len(realms) == 0:
@@ -231,4 +233,13 @@ func sameList[S ~[]string](a, b S) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return slices.Equal(a, b)
+}
+
+// quoteShort quotes a name for an error, cut to 64 bytes: a 10 KB name
+// must not fill the terminal.
+func quoteShort(s string) string {
+	if len(s) <= 64 {
+		return fmt.Sprintf("%q", s)
+	}
+	return fmt.Sprintf("%q... (%d bytes)", s[:64], len(s))
 }

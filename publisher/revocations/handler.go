@@ -157,6 +157,9 @@ func Parse(raw []byte) (publisher.Request, error) {
 	if dec.More() {
 		return publisher.Request{}, errors.New("the body must be one JSON object")
 	}
+	if err := duplicateKey(raw); err != nil {
+		return publisher.Request{}, err
+	}
 	n := 0
 	for _, set := range []bool{b.Token != nil, b.TokenSHA256 != nil, b.JWTID != nil} {
 		if set {
