@@ -41,7 +41,7 @@ var wantPanels = map[string]string{
 //lint:ignore SA1019 the shipped dashboard is a v1 (classic JSON) dashboard
 func decodeDashboard(raw string) (*dashboard.Dashboard, []panel, error) {
 	plugins.RegisterDefaultPlugins() // panel and query types, for their strict decoding
-	var d dashboard.Dashboard //lint:ignore SA1019 the shipped dashboard is v1
+	var d dashboard.Dashboard        //lint:ignore SA1019 the shipped dashboard is v1
 	if err := orNil(d.UnmarshalJSONStrict([]byte(raw))); err != nil {
 		return nil, nil, err
 	}
