@@ -29,7 +29,8 @@ FUZZ_TARGETS := \
 	./events:FuzzDecodeBinary \
 	./events:FuzzDecodeAgreesWithEncodingJSON \
 	./publisher/revocations:FuzzParse \
-	./internal/eventsio:FuzzParseRecord
+	./internal/eventsio:FuzzParseRecord \
+	./internal/jsonkeys:FuzzDuplicate
 OPENID_CLIENT := publisher/rfc7009/testdata/openid-client
 # A count, not a duration: Go 1.26's fuzz coordinator can report a spurious
 # "context deadline exceeded" when a duration -fuzztime expires

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/revocast/revocast/events"
+	"github.com/revocast/revocast/internal/jsonkeys"
 	"github.com/revocast/revocast/publisher"
 )
 
@@ -50,6 +51,11 @@ func ParseInput(line []byte) (Input, error) {
 	}
 	if dec.More() {
 		return in, invalid("more than one JSON value on the line")
+	}
+	if err := jsonkeys.Duplicate(line); err != nil {
+		// The last value would win: an issuer's log, or a proxy reading
+		// the first, would not see what was registered.
+		return in, invalid("the record names a field twice: %v", err)
 	}
 	return in, nil
 }

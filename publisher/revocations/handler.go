@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/revocast/revocast/events"
+	"github.com/revocast/revocast/internal/jsonkeys"
 	"github.com/revocast/revocast/publisher"
 	"github.com/revocast/revocast/publisher/auth"
 )
@@ -157,8 +158,8 @@ func Parse(raw []byte) (publisher.Request, error) {
 	if dec.More() {
 		return publisher.Request{}, errors.New("the body must be one JSON object")
 	}
-	if err := duplicateKey(raw); err != nil {
-		return publisher.Request{}, err
+	if err := jsonkeys.Duplicate(raw); err != nil {
+		return publisher.Request{}, fmt.Errorf("the body names a field twice: %w", err)
 	}
 	n := 0
 	for _, set := range []bool{b.Token != nil, b.TokenSHA256 != nil, b.JWTID != nil} {
