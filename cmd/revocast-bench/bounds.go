@@ -91,7 +91,7 @@ func (h *harness) boundInproc(check, bare int64) {
 	}
 	h.bound("**In-process check** (≤ %d ns): %d ns against %d ns for the token's SHA-256 and one ristretto `Get` alone "+
 		"(the same tokens, the same goroutines): that minimum takes %.0f%% of the target by itself; the check adds the "+
-		"readiness and staleness gate (a clock read, which a cached flag could not replace without risking a stale answer "+
-		"after --max-staleness), the side list of refused revocations and the counters (%d ns).",
+		"readiness and staleness gate (flags, no clock read), the side list of refused revocations, the counters and the "+
+		"deny-cache's shard choice (%d ns).",
 		target, check, bare, 100*float64(bare)/target, check-bare)
 }
