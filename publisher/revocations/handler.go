@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/revocast/revocast/events"
+	"github.com/revocast/revocast/internal/httpx"
 	"github.com/revocast/revocast/internal/jsonkeys"
 	"github.com/revocast/revocast/publisher"
 	"github.com/revocast/revocast/publisher/auth"
@@ -75,7 +76,7 @@ type errorBody struct {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		send(w, http.StatusMethodNotAllowed, errorBody{"invalid_request", "use POST"})
+		httpx.WriteJSON(w, http.StatusMethodNotAllowed, errorBody{"invalid_request", "use POST"})
 		return
 	}
 	p, err := h.authenticate(r)
@@ -84,7 +85,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if t, _, ok := publisher.MediaType(r.Header.Get("Content-Type")); !ok || t != "application/json" {
-		send(w, http.StatusBadRequest, errorBody{"invalid_request", "Content-Type must be application/json"})
+		httpx.WriteJSON(w, http.StatusBadRequest, errorBody{"invalid_request", "Content-Type must be application/json"})
 		return
 	}
 	raw, err := publisher.ReadBody(r, h.opts.MaxBody)
@@ -93,12 +94,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, publisher.ErrBodyTooLarge) {
 			code = http.StatusRequestEntityTooLarge
 		}
-		send(w, code, errorBody{"invalid_request", "the body could not be read: " + err.Error()})
+		httpx.WriteJSON(w, code, errorBody{"invalid_request", "the body could not be read: " + err.Error()})
 		return
 	}
 	req, err := Parse(raw)
 	if err != nil {
-		send(w, http.StatusBadRequest, errorBody{"invalid_request", err.Error()})
+		httpx.WriteJSON(w, http.StatusBadRequest, errorBody{"invalid_request", err.Error()})
 		return
 	}
 	req.Op, req.Principal, req.Client = auth.OpRevocations, p, p.ID
@@ -107,7 +108,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	send(w, http.StatusOK, render(res))
+	httpx.WriteJSON(w, http.StatusOK, render(res))
 }
 
 func (h *Handler) authenticate(r *http.Request) (*auth.Principal, error) {
@@ -127,21 +128,21 @@ func (h *Handler) fail(w http.ResponseWriter, err error) {
 	switch f.Kind {
 	case publisher.KindUnauthenticated:
 		w.Header().Set("WWW-Authenticate", `Basic realm="revocast"`)
-		send(w, http.StatusUnauthorized, errorBody{"invalid_client", "client authentication failed"})
+		httpx.WriteJSON(w, http.StatusUnauthorized, errorBody{"invalid_client", "client authentication failed"})
 	case publisher.KindRateLimited:
-		send(w, http.StatusTooManyRequests, errorBody{"too_many_requests",
+		httpx.WriteJSON(w, http.StatusTooManyRequests, errorBody{"too_many_requests",
 			fmt.Sprintf("too many failed authentication attempts; retry after %d seconds", f.RetryAfter)})
 	case publisher.KindForbidden:
-		send(w, http.StatusForbidden, errorBody{"access_denied", f.Forbidden.Error()})
+		httpx.WriteJSON(w, http.StatusForbidden, errorBody{"access_denied", f.Forbidden.Error()})
 	case publisher.KindWrongClient:
-		send(w, http.StatusForbidden, errorBody{"access_denied", "the token was issued to another client; it was not revoked"})
+		httpx.WriteJSON(w, http.StatusForbidden, errorBody{"access_denied", "the token was issued to another client; it was not revoked"})
 	case publisher.KindOverBudget:
-		send(w, http.StatusTooManyRequests, errorBody{"quota_exceeded", f.Budget.Error()})
+		httpx.WriteJSON(w, http.StatusTooManyRequests, errorBody{"quota_exceeded", f.Budget.Error()})
 	case publisher.KindInvalid:
-		send(w, http.StatusBadRequest, errorBody{"invalid_request", err.Error()})
+		httpx.WriteJSON(w, http.StatusBadRequest, errorBody{"invalid_request", err.Error()})
 	default:
 		h.opts.Log.Error().Err(err).Msg("revocation not stored")
-		send(w, http.StatusServiceUnavailable, errorBody{"temporarily_unavailable", "the revocation could not be stored; nothing was revoked; retry"})
+		httpx.WriteJSON(w, http.StatusServiceUnavailable, errorBody{"temporarily_unavailable", "the revocation could not be stored; nothing was revoked; retry"})
 	}
 }
 
@@ -226,17 +227,4 @@ func render(res publisher.Result) Answer {
 		a.Errors = append(a.Errors, AnswerDetail{Kind: string(d.Kind), Subscriber: d.Subscriber, Error: msg})
 	}
 	return a
-}
-
-func send(w http.ResponseWriter, code int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v) // our own types: cannot fail
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(code)
-	_, _ = w.Write(buf.Bytes())
 }

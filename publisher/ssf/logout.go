@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/revocast/revocast/events"
+	"github.com/revocast/revocast/internal/httpx"
 	"github.com/revocast/revocast/publisher"
 )
 
@@ -113,10 +114,10 @@ type logoutError struct {
 func (r *Receiver) serveLogout(w http.ResponseWriter, req *http.Request) {
 	if req.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		sendJSON(w, http.StatusMethodNotAllowed, logoutError{"invalid_request", "use POST"})
+		httpx.WriteJSON(w, http.StatusMethodNotAllowed, logoutError{"invalid_request", "use POST"})
 		return
 	}
-	bad := func(why string) { sendJSON(w, http.StatusBadRequest, logoutError{"invalid_request", why}) }
+	bad := func(why string) { httpx.WriteJSON(w, http.StatusBadRequest, logoutError{"invalid_request", why}) }
 	if ct, _, ok := publisher.MediaType(req.Header.Get("Content-Type")); !ok || ct != "application/x-www-form-urlencoded" {
 		bad("Content-Type must be application/x-www-form-urlencoded")
 		return
@@ -149,10 +150,10 @@ func (r *Receiver) serveLogout(w http.ResponseWriter, req *http.Request) {
 		bad(e.Description)
 	case errors.Is(err, ErrOverBudget):
 		w.Header().Set("Retry-After", "60")
-		sendJSON(w, http.StatusTooManyRequests, logoutError{"temporarily_unavailable", "storing this would exceed a realm's quota or a sidecar's capacity"})
+		httpx.WriteJSON(w, http.StatusTooManyRequests, logoutError{"temporarily_unavailable", "storing this would exceed a realm's quota or a sidecar's capacity"})
 	default:
 		w.Header().Set("Retry-After", "1")
-		sendJSON(w, http.StatusServiceUnavailable, logoutError{"temporarily_unavailable", "the logout could not be stored; retry"})
+		httpx.WriteJSON(w, http.StatusServiceUnavailable, logoutError{"temporarily_unavailable", "the logout could not be stored; retry"})
 	}
 }
 

@@ -1,7 +1,6 @@
 package ssf
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -9,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/revocast/revocast/internal/httpx"
 	"github.com/revocast/revocast/publisher"
 	"github.com/revocast/revocast/publisher/auth"
 )
@@ -33,7 +33,7 @@ func (r *Receiver) PushHandler() http.Handler {
 func (r *Receiver) servePush(w http.ResponseWriter, req *http.Request) {
 	if req.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		sendJSON(w, http.StatusMethodNotAllowed, errorBody{Err: string(CodeInvalidRequest), Description: "use POST"})
+		httpx.WriteJSON(w, http.StatusMethodNotAllowed, errorBody{Err: string(CodeInvalidRequest), Description: "use POST"})
 		return
 	}
 	token, ok := bearer(req.Header.Get("Authorization"))
@@ -44,10 +44,10 @@ func (r *Receiver) servePush(w http.ResponseWriter, req *http.Request) {
 	body, err := publisher.ReadBody(req, MaxTokenLen)
 	if err != nil {
 		if errors.Is(err, publisher.ErrBodyTooLarge) {
-			sendJSON(w, http.StatusRequestEntityTooLarge, errorBody{Err: string(CodeInvalidRequest), Description: err.Error()})
+			httpx.WriteJSON(w, http.StatusRequestEntityTooLarge, errorBody{Err: string(CodeInvalidRequest), Description: err.Error()})
 			return
 		}
-		sendJSON(w, http.StatusBadRequest, errorBody{Err: string(CodeInvalidRequest), Description: "the body could not be read"})
+		httpx.WriteJSON(w, http.StatusBadRequest, errorBody{Err: string(CodeInvalidRequest), Description: "the body could not be read"})
 		return
 	}
 	p, err := r.pushAuth.Authenticate(auth.KindTransmitter, publisher.ClientIP(req), r.pushCandidates(string(body), token)...)
@@ -55,7 +55,7 @@ func (r *Receiver) servePush(w http.ResponseWriter, req *http.Request) {
 		f := publisher.Classify(err)
 		if f.Kind == publisher.KindRateLimited {
 			w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
-			sendJSON(w, http.StatusTooManyRequests, errorBody{Description: f.RateLimitMessage()})
+			httpx.WriteJSON(w, http.StatusTooManyRequests, errorBody{Description: f.RateLimitMessage()})
 			return
 		}
 		unauthorized(w, "the bearer token is not a configured transmitter's push token")
@@ -63,7 +63,7 @@ func (r *Receiver) servePush(w http.ResponseWriter, req *http.Request) {
 	}
 	t := r.byName[p.ID]
 	if ct, _, ok := publisher.MediaType(req.Header.Get("Content-Type")); !ok || ct != "application/secevent+jwt" {
-		sendJSON(w, http.StatusBadRequest, errorBody{Err: string(CodeInvalidRequest),
+		httpx.WriteJSON(w, http.StatusBadRequest, errorBody{Err: string(CodeInvalidRequest),
 			Description: "Content-Type must be application/secevent+jwt (RFC 8935)"})
 		return
 	}
@@ -78,13 +78,13 @@ func writeOutcome(w http.ResponseWriter, err error) {
 	case err == nil:
 		w.WriteHeader(http.StatusAccepted)
 	case errors.As(err, &e):
-		sendJSON(w, http.StatusBadRequest, errorBody{Err: string(e.Code), Description: e.Description})
+		httpx.WriteJSON(w, http.StatusBadRequest, errorBody{Err: string(e.Code), Description: e.Description})
 	case errors.Is(err, ErrOverBudget):
 		w.Header().Set("Retry-After", "60")
-		sendJSON(w, http.StatusTooManyRequests, errorBody{Description: "storing this would exceed a realm's quota or a sidecar's capacity; nothing was stored"})
+		httpx.WriteJSON(w, http.StatusTooManyRequests, errorBody{Description: "storing this would exceed a realm's quota or a sidecar's capacity; nothing was stored"})
 	default:
 		w.Header().Set("Retry-After", strconv.Itoa(publisher.RetryAfterOutage))
-		sendJSON(w, http.StatusServiceUnavailable, errorBody{Description: "the revocations could not be stored; nothing was acknowledged; retry"})
+		httpx.WriteJSON(w, http.StatusServiceUnavailable, errorBody{Description: "the revocations could not be stored; nothing was acknowledged; retry"})
 	}
 }
 
@@ -148,18 +148,5 @@ func bearer(h string) (string, bool) {
 
 func unauthorized(w http.ResponseWriter, why string) {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="revocast"`)
-	sendJSON(w, http.StatusUnauthorized, errorBody{Err: string(CodeAuthenticationFailed), Description: why})
-}
-
-func sendJSON(w http.ResponseWriter, code int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v) // our own types: cannot fail
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(code)
-	_, _ = w.Write(buf.Bytes())
+	httpx.WriteJSON(w, http.StatusUnauthorized, errorBody{Err: string(CodeAuthenticationFailed), Description: why})
 }
