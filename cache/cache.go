@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -12,7 +13,6 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/dgraph-io/ristretto/v2"
-	"github.com/dgraph-io/ristretto/v2/z"
 
 	"github.com/revocast/revocast/events"
 )
@@ -86,6 +86,7 @@ type Stats struct {
 type DenyCache struct {
 	cfg    Config
 	shards []*ristretto.Cache[string, int64] // key: the 32 bytes of the hash; value: expiry in Unix ns
+	shift  uint                              // a key's shard: the top bits of its seeded hash
 	addMu  sync.Mutex
 
 	admitted, retries, failures, evictedLive atomic.Int64
@@ -108,6 +109,10 @@ func New(cfg Config) (*DenyCache, error) {
 	}
 	d := &DenyCache{cfg: cfg}
 	d.shards = make([]*ristretto.Cache[string, int64], shardCount())
+	for n := len(d.shards); n > 1; n /= 2 {
+		d.shift++
+	}
+	d.shift = 64 - d.shift
 	per := (cfg.Capacity + int64(len(d.shards)) - 1) / int64(len(d.shards))
 	for i := range d.shards {
 		c, err := ristretto.NewCache(&ristretto.Config[string, int64]{
@@ -137,8 +142,8 @@ func New(cfg Config) (*DenyCache, error) {
 	return d, nil
 }
 
-// shardCount is how many ristretto caches share the entries, by the first
-// byte of the hash: one per core (a power of two), so a batch's admissions
+// shardCount is how many ristretto caches share the entries, by their
+// seeded hash (keyHash): one per core (a power of two), so a batch's admissions
 // run on every core, each cache's own goroutine included.
 func shardCount() int {
 	n := 1
@@ -148,33 +153,42 @@ func shardCount() int {
 	return n
 }
 
-// shard returns the cache that holds sum.
+// shard returns the cache that holds sum: by the top bits of its seeded
+// hash (a shift of 64 picks the only one).
 func (d *DenyCache) shard(sum *events.Sum) *ristretto.Cache[string, int64] {
-	return d.shards[int(sum[0])&(len(d.shards)-1)]
+	return d.shards[d.shardOf(sum)]
+}
+
+func (d *DenyCache) shardOf(sum *events.Sum) int {
+	h, _ := keyHash(key(sum))
+	return int(h >> d.shift)
 }
 
 // key views the hash's bytes as a string without copying. ristretto only
 // hashes keys and never keeps them, so the view does not outlive the call.
 func key(s *events.Sum) string { return unsafe.String(&s[0], len(s)) }
 
-// keyHash gives ristretto the key's two 64-bit hashes straight from the
-// SHA-256 it is: bytes 8 to 15 pick its map slot (and ristretto's internal
-// lock shard), bytes 16 to 23 tell colliding slots apart (never 0, which
-// ristretto reads as "no check"); byte 0 picked the DenyCache shard. Nobody
-// chooses a SHA-256's bits, and Go's maps seed their own hashing, so
-// hashing the hash again (ristretto's default: two passes over 32 bytes per
-// Get and Set) buys nothing.
-func keyHash(k string) (uint64, uint64) {
-	if len(k) != len(events.Sum{}) {
-		return z.KeyToHash(k)
-	}
-	return le64(k[8:16]), le64(k[16:24]) | 1
-}
+// seed keys this process's slot hash, unknown outside it.
+var seed = maphash.MakeSeed()
 
-func le64(b string) uint64 {
-	_ = b[7]
-	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+// keyHash gives ristretto a key's two 64-bit hashes: the first, seeded per
+// process, picks the DenyCache shard (top bits), ristretto's map slot and
+// its lock shard; the second tells keys apart that share a slot (bytes 16
+// to 23, never 0, which ristretto reads as "no check"). A hash is not
+// always a SHA-256 of a token nobody chose: POST /v1/revocations and the
+// registry feed take token_sha256 as given, and when the shard was the
+// hash's first byte and the slot its bytes 8 to 15, a caller could fill
+// one shard past its share (ristretto then evicted live revocations: every
+// check of every sidecar failed closed) or aim many keys at one slot (each
+// refused, the sidecar unhealthy). The seeded hash cannot be aimed, and a
+// slot's keys differ in their own bytes.
+func keyHash(k string) (uint64, uint64) {
+	h := maphash.String(seed, k)
+	if len(k) < 24 {
+		return h, maphash.String(seed, k+"\x00") | 1
+	}
+	return h, (uint64(k[16]) | uint64(k[17])<<8 | uint64(k[18])<<16 | uint64(k[19])<<24 |
+		uint64(k[20])<<32 | uint64(k[21])<<40 | uint64(k[22])<<48 | uint64(k[23])<<56) | 1
 }
 
 // onEvict runs for expired entries swept by ristretto and for victims of the
@@ -329,19 +343,21 @@ func (d *DenyCache) eachShard(todo []pending, f func(c *ristretto.Cache[string, 
 		f(d.shards[0], all)
 		return
 	}
-	mask := len(d.shards) - 1
+	shardOf := make([]int, len(todo)) // each entry's shard, hashed once
+	for i := range todo {
+		shardOf[i] = d.shardOf(&todo[i].Sum)
+	}
 	if len(todo) < parallelMin {
 		mine := make([]int, 0, len(todo))
 		var done uint64 // shards already worked on (at most 64)
-		for i := range todo {
-			k := int(todo[i].Sum[0]) & mask
+		for i, k := range shardOf {
 			if done&(1<<k) != 0 {
 				continue
 			}
 			done |= 1 << k
 			mine = mine[:0]
 			for j := i; j < len(todo); j++ {
-				if int(todo[j].Sum[0])&mask == k {
+				if shardOf[j] == k {
 					mine = append(mine, j)
 				}
 			}
@@ -350,8 +366,7 @@ func (d *DenyCache) eachShard(todo []pending, f func(c *ristretto.Cache[string, 
 		return
 	}
 	by := make([][]int, len(d.shards))
-	for i := range todo {
-		k := int(todo[i].Sum[0]) & mask
+	for i, k := range shardOf {
 		by[k] = append(by[k], i)
 	}
 	var wg sync.WaitGroup
