@@ -210,7 +210,7 @@ func (c *Core) countLedger(ctx context.Context, res *Result, msgIDs string, targ
 		case AlreadyPresent:
 			res.PreviouslyInvalidated++
 		default:
-			res.Details = append(res.Details, Detail{Kind: DetailStore, Token: targets[idx[k]].sum,
+			res.Details = append(res.Details, Detail{Kind: DetailUncounted, Token: targets[idx[k]].sum,
 				Err: fmt.Errorf("the revocation is stored and enforced, but whether it was already revoked could not be recorded: %w", o.Err)})
 		}
 	}

@@ -205,3 +205,19 @@ func TestUnverifiedExpIsClamped(t *testing.T) {
 		}
 	}
 }
+
+// Found in review: a revocation stored and enforced whose ledger mark
+// failed was reported as DetailStore ("could not be stored"), which the
+// signals receiver read as "not stored" and answered 503, so the
+// transmitter retried a signal already applied. It has its own kind.
+func TestUncountedIsNotAStoreFailure(t *testing.T) {
+	su := auth.Superuser(auth.KindUser, "admin")
+	st := &memStore{fail: func(e Entry) bool { return len(e.Data) == 0 }} // ledger marks fail, events store
+	res, err := newCore(st).Revoke(context.Background(), Request{Op: auth.OpElasticsearch, Principal: su, Token: refOf("x")})
+	if err != nil {
+		t.Fatalf("stored, only its mark failed: %v", err)
+	}
+	if len(st.appended) != 1 || len(res.Details) != 1 || res.Details[0].Kind != DetailUncounted || res.Invalidated != 0 {
+		t.Fatalf("%d events stored, result %+v: want the event stored and one uncounted detail", len(st.appended), res)
+	}
+}

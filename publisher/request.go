@@ -187,6 +187,10 @@ type DetailKind string
 const (
 	// DetailStore: the revocation could not be stored; it is not counted.
 	DetailStore DetailKind = "store"
+	// DetailUncounted: the revocation is stored and enforced, but whether
+	// it was already revoked could not be recorded (its ledger mark); it is
+	// not counted.
+	DetailUncounted DetailKind = "uncounted"
 	// DetailPropagation: a sidecar reported it could not apply the revocation.
 	DetailPropagation DetailKind = "propagation"
 	// DetailTimeout: a sidecar did not confirm within the propagation timeout.

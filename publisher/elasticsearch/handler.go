@@ -266,6 +266,10 @@ func detailCause(d publisher.Detail) ErrorCause {
 		return ErrorCause{Type: "propagation_exception",
 			Reason: fmt.Sprintf("subscriber [%s] is announced by two live instances, so neither confirmation is trusted; the revocation is stored; give each sidecar its own id",
 				d.Subscriber)}
+	case publisher.DetailUncounted:
+		return ErrorCause{Type: "exception",
+			Reason:   fmt.Sprintf("the revocation of %s is stored and enforced, but whether it was already revoked could not be recorded; it is not counted", what(d)),
+			CausedBy: &ErrorCause{Type: "unavailable_shards_exception", Reason: reason(d.Err)}}
 	case publisher.DetailTimeout:
 		return ErrorCause{Type: "timeout_exception",
 			Reason: fmt.Sprintf("subscriber [%s] did not confirm within [%s]; the revocation is stored and will apply when that subscriber catches up",

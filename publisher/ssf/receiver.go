@@ -238,8 +238,14 @@ func (r *Receiver) store(ctx context.Context, t *transmitter, reqs []publisher.R
 		return errReplayed
 	}
 	idem := "sig-" + key.String()[:40]
-	for _, req := range reqs {
-		req.Op, req.Principal, req.IdempotencyKey = auth.OpSSF, t.principal, idem
+	for i, req := range reqs {
+		// One key per request: the core names a rule's message after the
+		// rule's scope, not its time, so two events of one SET about the
+		// same user (credential-change, then account-disabled) shared a
+		// message id and the later one was dropped as a duplicate. The
+		// requests come in the same order on every delivery (events sorted
+		// by type), so a redelivery still reuses each one's key.
+		req.Op, req.Principal, req.IdempotencyKey = auth.OpSSF, t.principal, fmt.Sprintf("%s-%d", idem, i)
 		res, err := r.core.Revoke(ctx, req)
 		if err != nil {
 			return r.classify(err)
