@@ -76,6 +76,8 @@ type Record struct {
 	Realm  string `json:"realm,omitempty"`
 	User   string `json:"user,omitempty"`
 	Client string `json:"client,omitempty"`
+	// Session: a session rule's session id (scope "session").
+	Session string `json:"session,omitempty"`
 
 	// ExpiresAt is when it stops being denied; TTLSeconds is what was left
 	// of that when exported (informative: Import uses ExpiresAt).
@@ -86,7 +88,7 @@ type Record struct {
 
 // Rule returns a rule record's scope.
 func (r *Record) Rule() events.Rule {
-	return events.Rule{Scope: r.Scope, Realm: r.Realm, User: r.User, Client: r.Client}
+	return events.Rule{Scope: r.Scope, Realm: r.Realm, User: r.User, Client: r.Client, Session: r.Session}
 }
 
 // ParseHeader reads an export's first line.

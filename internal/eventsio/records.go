@@ -22,7 +22,7 @@ func Records(ev *events.Event, realmKeyOf func(events.Sum) string, now time.Time
 			return nil
 		}
 		return []Record{{Kind: KindRule, V: ev.Version, Scope: ev.Scope, IssuedBefore: ev.IssuedBefore.UTC(),
-			Realm: ev.Realm, User: ev.User, Client: ev.Client, ExpiresAt: ev.ExpiresAt.UTC(),
+			Realm: ev.Realm, User: ev.User, Client: ev.Client, Session: ev.Session, ExpiresAt: ev.ExpiresAt.UTC(),
 			TTLSeconds: ttl(ev.ExpiresAt), RevokedAt: ev.RevokedAt.UTC()}}
 	case events.KindToken, events.KindJTI:
 		if !ev.ExpiresAt.After(now) {
@@ -56,7 +56,7 @@ func (r *Record) event() events.Event {
 		ExpiresAt: r.ExpiresAt.UTC(), RevokedAt: r.RevokedAt.UTC()}
 	switch {
 	case r.Kind == KindRule:
-		ev.Kind, ev.Scope, ev.IssuedBefore = events.KindRule, r.Scope, r.IssuedBefore.UTC()
+		ev.Kind, ev.Scope, ev.IssuedBefore, ev.Session = events.KindRule, r.Scope, r.IssuedBefore.UTC(), r.Session
 	case r.JTI:
 		ev.Kind, ev.Token = events.KindJTI, r.Token
 	default:
