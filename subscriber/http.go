@@ -112,12 +112,14 @@ func (s *Subscriber) ServeCheck(w http.ResponseWriter, r *http.Request) {
 func (s *Subscriber) getCheck(w http.ResponseWriter, r *http.Request) {
 	auth := r.Header["Authorization"]
 	var tok string
-	switch len(auth) {
-	case 0:
-	case 1:
+	switch {
+	case len(auth) == 0:
+	case len(auth) == 1 && !strings.Contains(auth[0], ","):
 		tok = bearer(auth[0])
 	default:
-		// Which one would the resource server read? Not guessed: refused.
+		// Two headers, or two merged into one by a proxy (Envoy joins
+		// repeated headers with a comma, which no token holds): which one
+		// would the resource server read? Not guessed: refused.
 		w.Header()["Www-Authenticate"] = hdrTwoHeaders
 		w.WriteHeader(http.StatusUnauthorized)
 		return
@@ -284,7 +286,7 @@ var _ Checker = (*Subscriber)(nil)
 // bearer token, to next: authenticating them is next's job.
 func Middleware(c Checker, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if len(r.Header["Authorization"]) > 1 {
+		if a := r.Header["Authorization"]; len(a) > 1 || (len(a) == 1 && strings.Contains(a[0], ",")) {
 			w.Header()["Www-Authenticate"] = hdrTwoHeaders
 			w.WriteHeader(http.StatusUnauthorized)
 			return

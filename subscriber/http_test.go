@@ -174,3 +174,21 @@ func TestHTTPCheckRefusesTwoAuthorizationHeaders(t *testing.T) {
 		t.Fatalf("%d %v", w.Code, w.Header())
 	}
 }
+
+// Found in review: behind a proxy that merges repeated headers (Envoy's
+// HTTP ext_authz joins them with a comma), "Bearer innocent, Bearer
+// revoked" arrived as one header; its whole text hashed to an unknown key
+// and the check answered 204. A comma is in no token: refused as two.
+func TestHTTPCheckRefusesMergedAuthorizationHeaders(t *testing.T) {
+	e := newEnv(t)
+	e.append(t, revokeToken("revoked"))
+	s := startSub(t, e, Config{}, nil)
+	waitReady(t, s)
+	r := httptest.NewRequest("GET", "/v1/check", nil)
+	r.Header.Set("Authorization", "Bearer innocent, Bearer revoked")
+	w := httptest.NewRecorder()
+	s.Handler(nil).ServeHTTP(w, r)
+	if w.Code != 401 || !strings.Contains(w.Header().Get("WWW-Authenticate"), "more than one") {
+		t.Fatalf("%d %v", w.Code, w.Header())
+	}
+}

@@ -40,6 +40,8 @@ func TestMiddlewareRevokedTokenInOddSpellings(t *testing.T) {
 		{"Bearer good-token", "Bearer revoked-token"},
 		{"DPoP revoked-token"}, // RFC 9449: a DPoP-bound token under its own scheme
 		{"dpop\trevoked-token"},
+		{"Bearer revoked-token, Bearer good-token"}, // two headers merged by a proxy
+		{"Bearer good-token, Bearer revoked-token"},
 	} {
 		req, err := http.NewRequest(http.MethodGet, srv.URL+"/api", nil)
 		if err != nil {
