@@ -39,6 +39,11 @@ func newMultiLast(nc *nats.Conn, stream string) (*multiLast, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
+	// Many lookups at once, each up to 1,025 answers: the default limit of
+	// 65,536 pending messages would drop some (an end-of-batch among them,
+	// and that lookup would wait out its context), as the store's pipeline
+	// found for its acknowledgements; bounded by bytes instead.
+	_ = sub.SetPendingLimits(-1, 512<<20)
 	m.sub = sub
 	return m, nil
 }
